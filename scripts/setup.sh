@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs the Debian/Ubuntu packages the emu35 build needs. Idempotent: packages
+# already present are not touched, so a machine that has them all needs no network.
+# Usage: scripts/setup.sh [--minimal]
+#   --minimal  only what the core library and GPU build need (no HTTP server,
+#              WebP, zip, PCRE2, browser test tools); used on machines that
+#              cannot reach a package registry.
+set -euo pipefail
+
+core=(cmake ninja-build g++ pkg-config
+      libgtest-dev libgmock-dev libbenchmark-dev
+      nlohmann-json3-dev libcli11-dev libyaml-cpp-dev
+      libpng-dev libjpeg-dev libopenblas-dev
+      libprotobuf-dev protobuf-compiler)
+full=(libcpp-httplib-dev libwebp-dev libzip-dev zlib1g-dev libpcre2-dev libicu-dev libssl-dev)
+
+pkgs=("${core[@]}")
+if [[ "${1:-}" != "--minimal" ]]; then pkgs+=("${full[@]}"); fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  echo "setup: all ${#pkgs[@]} packages present"
+  exit 0
+fi
+echo "setup: installing ${missing[*]}"
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
