@@ -1,0 +1,41 @@
+// y = x W^T for a weight matrix in its stored dtype (bf16 / f16 / f32), float32 math.
+//  - Few rows (decode): our AVX2/FMA kernel converts weights on the fly and reads each
+//    weight row once for all rows of the batch. Every output element is summed in the
+//    same order whatever the number of rows, the tiling or the thread count, so a
+//    row's result never depends on what else is in the batch.
+//  - Many rows (prefill): blocks of weight rows are converted to float32 in a scratch
+//    buffer and multiplied with OpenBLAS sgemm (no float32 copy of the whole model).
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "lm/lm_weights.h"
+
+namespace emu35::lm {
+
+// Rows [r0, r0 + n) of w as float32 into dst (n * w.cols floats).
+void convert_rows_f32(const WeightMatrix& w, int64_t r0, int64_t n, float* dst);
+
+// y[m * w.rows + j] = sum_k x[m * w.cols + k] * W[j, k], our kernel, for any M.
+void matmul_direct(const float* x, int64_t M, const WeightMatrix& w, float* y, int num_threads);
+
+// Same product through sgemm on float32 blocks of W held in `scratch`.
+void matmul_blas(const float* x, int64_t M, const WeightMatrix& w, float* y, int num_threads,
+                 std::vector<float>& scratch);
+
+// Picks matmul_direct below gemm_min_rows rows, matmul_blas from there on.
+class Matmul {
+ public:
+  static constexpr int kDefaultGemmMinRows = 16;
+  Matmul(int num_threads, int gemm_min_rows) : threads_(num_threads), gemm_min_rows_(gemm_min_rows) {}
+  void operator()(const float* x, int64_t M, const WeightMatrix& w, float* y);
+  int num_threads() const { return threads_; }
+  int gemm_min_rows() const { return gemm_min_rows_; }
+
+ private:
+  int threads_;
+  int gemm_min_rows_;
+  std::vector<float> scratch_;
+};
+
+}  // namespace emu35::lm
