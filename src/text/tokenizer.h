@@ -17,6 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/error.h"  // the API throws emu35::Error
 #include "text/bpe.h"
 #include "text/special_tokens.h"
 

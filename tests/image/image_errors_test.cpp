@@ -26,8 +26,14 @@ void expect_error(Fn fn, const std::vector<std::string>& needles) {
   }
 }
 
+// PNG's chunk CRC (CRC-32, reflected, polynomial 0xEDB88320), bit by bit.
 uint32_t crc_of(const std::string& s) {
-  return uint32_t(crc32(0, reinterpret_cast<const Bytef*>(s.data()), uInt(s.size())));
+  uint32_t c = 0xFFFFFFFFu;
+  for (unsigned char b : s) {
+    c ^= b;
+    for (int k = 0; k < 8; ++k) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+  }
+  return c ^ 0xFFFFFFFFu;
 }
 
 void put_be32(std::string& s, uint32_t v) {

@@ -91,7 +91,9 @@ TEST(WriteImage, WriteImageWritesEachFormat) {
     const Image back = read_image(path);
     EXPECT_EQ(back.width, 37);
     EXPECT_EQ(back.height, 23);
-    if (fmt == ImageFormat::PNG) EXPECT_EQ(back.rgb, src.rgb);
+    if (fmt == ImageFormat::PNG) {
+      EXPECT_EQ(back.rgb, src.rgb);
+    }
   }
   // Nothing but the three outputs is left behind (no temp files).
   int n = 0;

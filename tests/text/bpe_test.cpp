@@ -4,6 +4,7 @@
 
 #include <random>
 
+#include "common/error.h"
 #include "text/bpe.h"
 #include "tokenizer_test_util.h"
 
@@ -42,13 +43,13 @@ TEST(Bpe, WholePieceShortcut) {
 }
 
 TEST(Bpe, RejectsDuplicatesAndMissingBytes) {
-  EXPECT_THROW(byte_ranks_plus({"ab", "ab"}), Error);
+  EXPECT_THROW(byte_ranks_plus({"ab", "ab"}), emu35::Error);
   std::vector<std::string> t;
   for (int c = 0; c < 255; ++c) t.push_back(std::string(1, static_cast<char>(c)));
   try {
     BpeRanks b(t, "some.tiktoken");
     FAIL() << "no throw";
-  } catch (const Error& e) {
+  } catch (const emu35::Error& e) {
     EXPECT_NE(std::string(e.what()).find("some.tiktoken"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("0xFF"), std::string::npos) << e.what();
   }

@@ -42,7 +42,7 @@ TEST(Utf8, AppendAndDecodeRoundTrip) {
   for (char32_t cp : {0x0u, 0x41u, 0x7Fu, 0x80u, 0x7FFu, 0x800u, 0xD7FFu, 0xE000u, 0xFFFFu, 0x10000u, 0x10FFFFu}) {
     std::string s;
     utf8_append(s, cp);
-    EXPECT_EQ(utf8_invalid_offset(s), std::string_view::npos) << cp;
+    EXPECT_EQ(utf8_invalid_offset(s), std::string_view::npos) << static_cast<uint32_t>(cp);
     size_t len = 0;
     EXPECT_EQ(utf8_decode_valid(reinterpret_cast<const unsigned char*>(s.data()), 0, &len), cp);
     EXPECT_EQ(len, s.size());
