@@ -5,14 +5,11 @@
 #include <limits>
 
 #include "common/error.h"
-#include "gen/rng.h"
-#include "gen/sampler.h"
 #include "text/special_tokens.h"
 
 namespace emu35 {
 
 namespace {
-constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 using Clock = std::chrono::steady_clock;
 
 void check_ids(const std::vector<int32_t>& ids, int vocab, const char* what) {
@@ -86,7 +83,10 @@ struct Generator::Active {
   }
 };
 
-Generator::Generator(lm::LmRunner& lm) : lm_(lm) {}
+Generator::Generator(lm::LmRunner& lm)
+    : own_backend_(make_host_step_backend(lm)), backend_(*own_backend_), lm_(backend_.lm()) {}
+
+Generator::Generator(StepBackend& backend) : backend_(backend), lm_(backend.lm()) {}
 
 Generator::~Generator() {
   for (auto& a : active_) release(*a);
@@ -171,57 +171,39 @@ std::vector<std::pair<int, GenerationResult>> Generator::step() {
   }
   rows_last_step_ = rows.size();
 
-  const int V = lm_.vocab_size();
-  std::vector<float> logits;
-  if (!rows.empty()) {
-    logits.resize(static_cast<size_t>(rows.size()) * V);
-    lm_.forward(rows, logits.data());
+  // One forward for everything, then each request's token (on the backend's device).
+  std::vector<SampleTask> tasks;
+  std::vector<size_t> task_of(active_.size(), SIZE_MAX);
+  for (size_t i = 0; i < active_.size(); ++i) {
+    Active& a = *active_[i];
+    if (a.cond_row < 0) continue;
+    SampleTask t;
+    t.plan = a.plan;
+    t.cond_row = a.cond_row;
+    t.uncond_row = a.uncond_row;
+    t.full_row = a.full_row;
+    t.guidance_scale = a.req.guidance_scale;
+    t.image_cfg_scale = a.req.image_cfg_scale.value_or(0.0f);
+    t.text = a.req.text;
+    t.image = a.req.image;
+    t.seed = a.req.seed;
+    t.step = a.seq.size() - a.prompt_len;
+    task_of[i] = tasks.size();
+    tasks.push_back(t);
   }
+  std::vector<int32_t> next_ids(tasks.size(), -1);
+  backend_.step(rows, tasks, next_ids.data());
 
-  std::vector<float> work(static_cast<size_t>(V));
   for (size_t i = active_.size(); i-- > 0;) {
     Active& a = *active_[i];
     if (a.cond_row < 0) {  // planning failed
       finish(i);
       continue;
     }
-    auto row = [&](int r) { return std::span<const float>(logits.data() + static_cast<size_t>(r) * V, V); };
-    int32_t next = -1;
-    try {
-      const uint64_t step_index = a.seq.size() - a.prompt_len;
-      const float u = uniform01(a.req.seed, 0, step_index);
-      switch (a.plan.kind) {
-        case StepPlan::Kind::Forced:
-          next = a.plan.forced;
-          break;
-        case StepPlan::Kind::Text: {
-          auto c = row(a.cond_row);
-          std::copy(c.begin(), c.end(), work.begin());
-          for (int t = tok::BOV; t < V; ++t) work[t] = kNegInf;
-          next = sample_token(work, a.req.text, u);
-          break;
-        }
-        case StepPlan::Kind::Digits: {
-          auto c = row(a.cond_row);
-          std::fill(work.begin(), work.end(), kNegInf);
-          for (int t = a.plan.lo; t <= a.plan.hi && t < V; ++t) work[t] = c[t];
-          next = sample_token(work, a.req.image, u);
-          break;
-        }
-        case StepPlan::Kind::Visual: {
-          if (a.req.image_cfg_scale)
-            cfg_combine3(row(a.cond_row), row(a.uncond_row), row(a.full_row), a.req.guidance_scale,
-                         *a.req.image_cfg_scale, work);
-          else
-            cfg_combine(row(a.cond_row), row(a.uncond_row), a.req.guidance_scale, work);
-          for (int t = 0; t < std::min(V, static_cast<int>(tok::BOV)); ++t) work[t] = kNegInf;
-          next = sample_token(work, a.req.image, u);
-          break;
-        }
-      }
-    } catch (const std::exception& e) {
+    const int32_t next = next_ids[task_of[i]];
+    if (next < 0) {
       a.result.stop_reason = "error";
-      a.result.error = e.what();
+      a.result.error = "sampling failed: no token left after masking";
       finish(i);
       continue;
     }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "gen/image_grammar.h"
+#include "gen/step_backend.h"
 #include "gen/task.h"
 #include "lm/runner.h"
 
@@ -51,7 +52,10 @@ void validate_request(const GenerationRequest& r, int vocab_size, int64_t max_po
 
 class Generator {
  public:
+  // Host sampling over lm.forward()'s logits.
   explicit Generator(lm::LmRunner& lm);
+  // A backend that may sample on its device.
+  explicit Generator(StepBackend& backend);
   ~Generator();
 
   using StepCallback = std::function<void(const StepEvent&)>;
@@ -72,6 +76,8 @@ class Generator {
  private:
   struct Active;
   void release(Active& a);
+  std::unique_ptr<StepBackend> own_backend_;
+  StepBackend& backend_;
   lm::LmRunner& lm_;
   std::vector<std::unique_ptr<Active>> active_;
   int next_handle_ = 0;

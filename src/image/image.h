@@ -7,12 +7,15 @@
 
 namespace emu35 {
 
+// An aggregate, so Image{w, h, std::move(bytes)} works; Image::blank(w, h)
+// gives a zero-filled picture of that size.
 struct Image {
   int width = 0, height = 0;
   std::vector<uint8_t> rgb;  // width * height * 3 bytes: R, G, B per pixel
 
-  Image() = default;
-  Image(int w, int h) : width(w), height(h), rgb(size_t(w) * size_t(h) * 3) {}
+  static Image blank(int w, int h) {
+    return Image{w, h, std::vector<uint8_t>(size_t(w) * size_t(h) * 3)};
+  }
 
   size_t pixel_count() const { return size_t(width) * size_t(height); }
   bool empty() const { return width <= 0 || height <= 0; }

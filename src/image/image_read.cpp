@@ -26,13 +26,12 @@ namespace {
 
 // Names a few formats people commonly try, so the error says what it saw.
 std::string describe_unknown(std::span<const uint8_t> b) {
-  auto starts = [&](const char* magic) {
-    size_t n = std::strlen(magic);
+  auto starts = [&](const char* magic, size_t n) {
     return b.size() >= n && std::memcmp(b.data(), magic, n) == 0;
   };
-  if (starts("GIF8")) return "GIF (not supported)";
-  if (starts("BM")) return "BMP (not supported)";
-  if (starts("II*") || starts("MM")) return "TIFF (not supported)";
+  if (starts("GIF8", 4)) return "GIF (not supported)";
+  if (starts("BM", 2)) return "BMP (not supported)";
+  if (starts("II*\0", 4) || starts("MM\0*", 4)) return "TIFF (not supported)";
   return "not PNG, JPEG or WebP";
 }
 

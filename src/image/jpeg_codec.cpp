@@ -214,7 +214,7 @@ Image decode_jpeg(std::span<const uint8_t> bytes, const std::string& name, uint6
   std::vector<uint8_t> raw(w * h * oc);
   if (!stage_scanlines(&d.cinfo, &err, raw.data(), w * oc)) throw fail();
 
-  Image img{int(w), int(h)};
+  Image img = Image::blank(int(w), int(h));
   uint8_t* dst = img.rgb.data();
   const uint8_t* s = raw.data();
   const size_t n = w * h;

@@ -160,7 +160,7 @@ Image decode_png(std::span<const uint8_t> bytes, const std::string& name, uint64
   for (size_t y = 0; y < hgt; ++y) rows[y] = raw.data() + y * lay.rowbytes;
   if (!png_stage_pixels(h.png, rows.data())) throw fail();
 
-  Image img{int(w), int(hgt)};
+  Image img = Image::blank(int(w), int(hgt));
   uint8_t* dst = img.rgb.data();
   const uint8_t* src = raw.data();
   for (size_t y = 0; y < hgt; ++y) {

@@ -99,15 +99,15 @@ Image resize_bicubic(const Image& src, int new_w, int new_h) {
   const int y_last = vt.first.back() + vt.count.back();
 
   if (!need_h) {  // width unchanged: vertical only, straight from the source
-    Image out(new_w, new_h);
+    Image out = Image::blank(new_w, new_h);
     vertical_pass(src, 0, vt, out);
     return out;
   }
   const Taps ht = resample::bicubic_taps(src.width, new_w);
-  Image tmp(new_w, y_last - y_first);
+  Image tmp = Image::blank(new_w, y_last - y_first);
   horizontal_pass(src, y_first, tmp.height, ht, tmp);
   if (!need_v) return tmp;  // height unchanged: the taps span every row
-  Image out(new_w, new_h);
+  Image out = Image::blank(new_w, new_h);
   vertical_pass(tmp, y_first, vt, out);
   return out;
 }

@@ -59,7 +59,7 @@ Image decode_webp(std::span<const uint8_t> bytes, const std::string& name, uint6
   if (st != VP8_STATUS_OK)
     throw Error("image '" + name + "': corrupt or truncated WebP (" + vp8_status_text(st) + ")");
 
-  Image img{int(w), int(h)};
+  Image img = Image::blank(int(w), int(h));
   uint8_t* d = img.rgb.data();
   const uint8_t* s = rgba.data();
   for (size_t i = 0; i < w * h; ++i, d += 3, s += 4) {

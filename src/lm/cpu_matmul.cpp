@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <mutex>
 
 namespace emu35::lm {
 
@@ -97,15 +98,14 @@ void direct_block(const float* x, int64_t M, int64_t K, const uint8_t* w, int64_
 }
 
 template <class L>
-void direct(const float* x, int64_t M, const WeightMatrix& w, float* y, int nt) {
+void direct(const float* x, int64_t M, const WeightMatrix& w, float* y, ThreadPool& pool) {
   const int64_t N = w.rows, K = w.cols;
   const int64_t blocks = (N + kColBlock - 1) / kColBlock;
-  const bool par = nt > 1 && N * K * M >= (int64_t{1} << 15);
-#pragma omp parallel for schedule(static) num_threads(nt) if (par)
-  for (int64_t b = 0; b < blocks; ++b) {
-    const int64_t c0 = b * kColBlock, c1 = std::min(N, c0 + kColBlock);
-    direct_block<L>(x, M, K, w.data, N, c0, c1, y);
-  }
+  // Small products are not worth waking the pool for.
+  const int64_t grain = N * K * M < (int64_t{1} << 15) ? blocks : pool.grain_for(blocks);
+  pool.parallel_for(blocks, grain, [&](int64_t b0, int64_t b1, int) {
+    direct_block<L>(x, M, K, w.data, N, b0 * kColBlock, std::min(N, b1 * kColBlock), y);
+  });
 }
 
 template <class L>
@@ -126,46 +126,69 @@ void convert_rows_f32(const WeightMatrix& w, int64_t r0, int64_t n, float* dst) 
   }
 }
 
-void matmul_direct(const float* x, int64_t M, const WeightMatrix& w, float* y, int nt) {
+void matmul_direct(const float* x, int64_t M, const WeightMatrix& w, float* y, ThreadPool& pool) {
   if (M <= 0) return;
   switch (w.dtype) {
-    case DType::BF16: direct<LoadBf16>(x, M, w, y, nt); return;
-    case DType::F16: direct<LoadF16>(x, M, w, y, nt); return;
-    default: direct<LoadF32>(x, M, w, y, nt); return;
+    case DType::BF16: direct<LoadBf16>(x, M, w, y, pool); return;
+    case DType::F16: direct<LoadF16>(x, M, w, y, pool); return;
+    default: direct<LoadF32>(x, M, w, y, pool); return;
   }
 }
 
-void matmul_blas(const float* x, int64_t M, const WeightMatrix& w, float* y, int nt, std::vector<float>& scratch) {
+namespace {
+std::mutex blas_mutex;
+int blas_guards = 0;
+int blas_saved_threads = 1;
+}  // namespace
+
+BlasSingleThreaded::BlasSingleThreaded() {
+  std::lock_guard<std::mutex> lock(blas_mutex);
+  if (blas_guards++ == 0) {
+    blas_saved_threads = openblas_get_num_threads();
+    if (blas_saved_threads != 1) openblas_set_num_threads(1);
+  }
+}
+
+BlasSingleThreaded::~BlasSingleThreaded() {
+  std::lock_guard<std::mutex> lock(blas_mutex);
+  if (--blas_guards == 0 && blas_saved_threads != 1) openblas_set_num_threads(blas_saved_threads);
+}
+
+void matmul_blas(const float* x, int64_t M, const WeightMatrix& w, float* y, ThreadPool& pool,
+                 std::vector<std::vector<float>>& scratch) {
   if (M <= 0) return;
   const int64_t N = w.rows, K = w.cols;
-  if (w.dtype == DType::F32 && reinterpret_cast<uintptr_t>(w.data) % alignof(float) == 0) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(M), static_cast<int>(N),
-                static_cast<int>(K), 1.0f, x, static_cast<int>(K), reinterpret_cast<const float*>(w.data),
-                static_cast<int>(K), 0.0f, y, static_cast<int>(N));
-    return;
-  }
-  // Blocks of ~8 MiB of float32 weights: big enough for sgemm to run at full speed,
-  // small enough to stay cache-friendly and never approach a whole-model copy.
-  constexpr int64_t kBlockFloats = int64_t{2} << 20;
-  int64_t nb = std::max<int64_t>(64, kBlockFloats / std::max<int64_t>(K, 1));
-  nb = std::min(nb, N);
-  if (scratch.size() < static_cast<size_t>(nb * K)) scratch.resize(static_cast<size_t>(nb * K));
-  float* buf = scratch.data();
-  for (int64_t n0 = 0; n0 < N; n0 += nb) {
-    const int64_t nn = std::min(nb, N - n0);
-    const int64_t per = 8;  // rows per conversion work item
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
-    for (int64_t r = 0; r < nn; r += per)
-      convert_rows_f32(w, n0 + r, std::min(per, nn - r), buf + r * K);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(M), static_cast<int>(nn),
-                static_cast<int>(K), 1.0f, x, static_cast<int>(K), buf, static_cast<int>(K), 0.0f, y + n0,
-                static_cast<int>(N));
-  }
+  const bool f32_aligned = w.dtype == DType::F32 && reinterpret_cast<uintptr_t>(w.data) % alignof(float) == 0;
+  // Weight rows per work item: at most ~1 MiB of float32 per thread (cache-sized, and
+  // wide enough that sgemm's packing of x is amortised), at most ~1/threads of N.
+  int64_t nb = std::clamp<int64_t>((int64_t{1} << 18) / std::max<int64_t>(K, 1), 16, 1024);
+  nb = std::min(nb, (N + pool.size() - 1) / pool.size());
+  nb = std::max<int64_t>(16, (nb + 15) / 16 * 16);
+  if (scratch.size() < static_cast<size_t>(pool.size())) scratch.resize(static_cast<size_t>(pool.size()));
+  BlasSingleThreaded single;
+  const int64_t items = (N + nb - 1) / nb;
+  pool.parallel_for(items, 1, [&](int64_t i0, int64_t i1, int t) {
+    std::vector<float>& buf = scratch[static_cast<size_t>(t)];
+    for (int64_t i = i0; i < i1; ++i) {
+      const int64_t n0 = i * nb, nn = std::min(nb, N - n0);
+      const float* wf;
+      if (f32_aligned) {
+        wf = reinterpret_cast<const float*>(w.data) + n0 * K;
+      } else {
+        if (buf.size() < static_cast<size_t>(nn * K)) buf.resize(static_cast<size_t>(nb * K));
+        convert_rows_f32(w, n0, nn, buf.data());
+        wf = buf.data();
+      }
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(M), static_cast<int>(nn),
+                  static_cast<int>(K), 1.0f, x, static_cast<int>(K), wf, static_cast<int>(K), 0.0f, y + n0,
+                  static_cast<int>(N));
+    }
+  });
 }
 
 void Matmul::operator()(const float* x, int64_t M, const WeightMatrix& w, float* y) {
-  if (M >= gemm_min_rows_) matmul_blas(x, M, w, y, threads_, scratch_);
-  else matmul_direct(x, M, w, y, threads_);
+  if (M >= gemm_min_rows_) matmul_blas(x, M, w, y, pool_, scratch_);
+  else matmul_direct(x, M, w, y, pool_);
 }
 
 }  // namespace emu35::lm

@@ -3,13 +3,16 @@
 //    weight row once for all rows of the batch. Every output element is summed in the
 //    same order whatever the number of rows, the tiling or the thread count, so a
 //    row's result never depends on what else is in the batch.
-//  - Many rows (prefill): blocks of weight rows are converted to float32 in a scratch
-//    buffer and multiplied with OpenBLAS sgemm (no float32 copy of the whole model).
+//  - Many rows (prefill): each pool thread converts a slice of weight rows to float32
+//    in its own scratch buffer and multiplies it with a single-threaded OpenBLAS
+//    sgemm (no float32 copy of the whole model; one set of threads, no
+//    oversubscription between the pool and OpenBLAS's own threads).
 #pragma once
 #include <cstdint>
 #include <vector>
 
 #include "lm/lm_weights.h"
+#include "lm/thread_pool.h"
 
 namespace emu35::lm {
 
@@ -17,25 +20,34 @@ namespace emu35::lm {
 void convert_rows_f32(const WeightMatrix& w, int64_t r0, int64_t n, float* dst);
 
 // y[m * w.rows + j] = sum_k x[m * w.cols + k] * W[j, k], our kernel, for any M.
-void matmul_direct(const float* x, int64_t M, const WeightMatrix& w, float* y, int num_threads);
+void matmul_direct(const float* x, int64_t M, const WeightMatrix& w, float* y, ThreadPool& pool);
 
-// Same product through sgemm on float32 blocks of W held in `scratch`.
-void matmul_blas(const float* x, int64_t M, const WeightMatrix& w, float* y, int num_threads,
-                 std::vector<float>& scratch);
+// Same product through sgemm; scratch[t] is thread t's float32 weight buffer.
+void matmul_blas(const float* x, int64_t M, const WeightMatrix& w, float* y, ThreadPool& pool,
+                 std::vector<std::vector<float>>& scratch);
+
+// While alive, OpenBLAS runs single-threaded (our pool threads call it side by side).
+// Process-wide and nestable; the previous thread count comes back with the last guard.
+class BlasSingleThreaded {
+ public:
+  BlasSingleThreaded();
+  ~BlasSingleThreaded();
+  BlasSingleThreaded(const BlasSingleThreaded&) = delete;
+  BlasSingleThreaded& operator=(const BlasSingleThreaded&) = delete;
+};
 
 // Picks matmul_direct below gemm_min_rows rows, matmul_blas from there on.
 class Matmul {
  public:
   static constexpr int kDefaultGemmMinRows = 16;
-  Matmul(int num_threads, int gemm_min_rows) : threads_(num_threads), gemm_min_rows_(gemm_min_rows) {}
+  Matmul(ThreadPool& pool, int gemm_min_rows) : pool_(pool), gemm_min_rows_(gemm_min_rows) {}
   void operator()(const float* x, int64_t M, const WeightMatrix& w, float* y);
-  int num_threads() const { return threads_; }
   int gemm_min_rows() const { return gemm_min_rows_; }
 
  private:
-  int threads_;
+  ThreadPool& pool_;
   int gemm_min_rows_;
-  std::vector<float> scratch_;
+  std::vector<std::vector<float>> scratch_;
 };
 
 }  // namespace emu35::lm

@@ -1,12 +1,12 @@
 #include "lm/cpu_runner.h"
 
-#include <cblas.h>
-#include <omp.h>
+#include <sched.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <thread>
 
 #include "common/error.h"
 
@@ -19,19 +19,24 @@ const LmWeights& require(const std::shared_ptr<const LmWeights>& w) {
   return *w;
 }
 
+// The CPUs this process may run on (its affinity mask), not every CPU of the host.
+int default_threads() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+}
+
 }  // namespace
 
 CpuRunner::CpuRunner(std::shared_ptr<const LmWeights> weights, const CpuRunnerOptions& opts)
     : weights_(std::move(weights)),
-      threads_(opts.num_threads > 0 ? opts.num_threads : std::max(1, omp_get_max_threads())),
+      pool_(opts.num_threads > 0 ? opts.num_threads : default_threads()),
       max_chunk_(opts.max_chunk_tokens > 0 ? opts.max_chunk_tokens : kDefaultMaxChunkTokens),
-      mm_(threads_, opts.gemm_min_rows > 0 ? opts.gemm_min_rows : Matmul::kDefaultGemmMinRows),
+      mm_(pool_, opts.gemm_min_rows > 0 ? opts.gemm_min_rows : Matmul::kDefaultGemmMinRows),
       rope_(static_cast<int>(require(weights_).config().head_dim), weights_->config().rope_theta),
       cache_(static_cast<int>(weights_->config().num_hidden_layers),
              static_cast<int>(weights_->config().num_key_value_heads), static_cast<int>(weights_->config().head_dim)),
-      scores_(static_cast<size_t>(threads_)) {
-  if (opts.num_threads > 0) openblas_set_num_threads(opts.num_threads);
-}
+      scores_(static_cast<size_t>(pool_.size())) {}
 
 int CpuRunner::new_slot(int max_tokens) {
   const int64_t maxpos = config().max_position_embeddings;
@@ -122,12 +127,18 @@ void CpuRunner::run_chunk(std::span<const Tok> toks, size_t first, float* logits
   const int64_t group = nh / nkv;
   const float eps = static_cast<float>(c.rms_norm_eps);
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)));
-  const int nt = threads_;
-  const bool par_tok = nt > 1 && n > 1;
   ensure_buffers(n);
   float *x = x_.data(), *h = h_.data(), *q = q_.data(), *k = k_.data(), *v = v_.data();
   float *att = att_.data(), *gate = gate_.data(), *up = up_.data(), *out = out_.data();
   float *cs = cos_.data(), *sn = sin_.data();
+
+  // Per-token loops: a piece is worth a pool job once it holds a few hidden vectors.
+  const int64_t tok_grain = std::max<int64_t>(pool_.grain_for(n), (int64_t{1} << 14) / std::max<int64_t>(H, 1) + 1);
+  auto per_token = [&](auto&& f) {
+    pool_.parallel_for(n, tok_grain, [&](int64_t t0, int64_t t1, int) {
+      for (int64_t t = t0; t < t1; ++t) f(t);
+    });
+  };
 
   // Attention work and per-thread score buffers (a token attends to pos + 1 positions).
   int64_t max_len = 0, att_work = 0;
@@ -135,33 +146,31 @@ void CpuRunner::run_chunk(std::span<const Tok> toks, size_t first, float* logits
     max_len = std::max<int64_t>(max_len, t.pos + 1);
     att_work += (t.pos + 1) * nh * hd;
   }
-  for (auto& s : scores_)
-    if (s.size() < static_cast<size_t>(max_len)) s.resize(static_cast<size_t>(max_len));
-  const bool par_att = nt > 1 && att_work >= (int64_t{1} << 16);
+  for (auto& sc : scores_)
+    if (sc.size() < static_cast<size_t>(max_len)) sc.resize(static_cast<size_t>(max_len));
+  const int64_t att_items = n * nh;
+  const int64_t att_grain = att_work < (int64_t{1} << 16) ? att_items : 1;
 
   std::vector<KvSlot*> slot_of(static_cast<size_t>(n));
   for (int64_t t = 0; t < n; ++t) slot_of[static_cast<size_t>(t)] = &cache_.at(toks[static_cast<size_t>(t)].slot);
 
-#pragma omp parallel for schedule(static) num_threads(nt) if (par_tok)
-  for (int64_t t = 0; t < n; ++t) {
+  per_token([&](int64_t t) {
     const Tok& tk = toks[static_cast<size_t>(t)];
     convert_rows_f32(W.embed_tokens, tk.id, 1, x + t * H);
     rope_.angles(tk.pos, cs + t * half, sn + t * half);
-  }
+  });
 
   for (size_t l = 0; l < W.layers.size(); ++l) {
     const LmLayerWeights& L = W.layers[l];
     const int li = static_cast<int>(l);
-#pragma omp parallel for schedule(static) num_threads(nt) if (par_tok)
-    for (int64_t t = 0; t < n; ++t) rmsnorm(x + t * H, L.input_norm.data(), h + t * H, H, eps);
+    per_token([&](int64_t t) { rmsnorm(x + t * H, L.input_norm.data(), h + t * H, H, eps); });
     mm_(h, n, L.q_proj, q);
     mm_(h, n, L.k_proj, k);
     mm_(h, n, L.v_proj, v);
 
     // QK-norm per head, then RoPE; K and V go to the cache.
-#pragma omp parallel for schedule(static) num_threads(nt) if (par_tok)
-    for (int64_t t = 0; t < n; ++t) {
-      const int pos = toks[static_cast<size_t>(t)].pos;
+    per_token([&](int64_t t) {
+      const int64_t pos = toks[static_cast<size_t>(t)].pos;
       KvSlot& s = *slot_of[static_cast<size_t>(t)];
       for (int64_t i = 0; i < nh; ++i) {
         float* qh = q + t * qd + i * hd;
@@ -172,33 +181,32 @@ void CpuRunner::run_chunk(std::span<const Tok> toks, size_t first, float* logits
         float* kh = k + t * kvd + g * hd;
         rmsnorm(kh, L.k_norm.data(), kh, hd, eps);
         Rope::apply(kh, cs + t * half, sn + t * half, half);
-        std::memcpy(s.k(li, static_cast<int>(g)) + static_cast<int64_t>(pos) * hd, kh, sizeof(float) * hd);
-        std::memcpy(s.v(li, static_cast<int>(g)) + static_cast<int64_t>(pos) * hd, v + t * kvd + g * hd,
-                    sizeof(float) * hd);
+        std::memcpy(s.k(li, static_cast<int>(g)) + pos * hd, kh, sizeof(float) * hd);
+        std::memcpy(s.v(li, static_cast<int>(g)) + pos * hd, v + t * kvd + g * hd, sizeof(float) * hd);
       }
-    }
+    });
 
     // Causal GQA attention: query head i reads kv head i / group.
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (par_att)
-    for (int64_t it = 0; it < n * nh; ++it) {
-      const int64_t t = it / nh, i = it % nh;
-      const int g = static_cast<int>(i / group);
-      const KvSlot& s = *slot_of[static_cast<size_t>(t)];
-      float* sc = scores_[static_cast<size_t>(omp_get_thread_num())].data();
-      attend(q + t * qd + i * hd, s.k(li, g), s.v(li, g), toks[static_cast<size_t>(t)].pos + 1, hd, scale, sc,
-             att + t * qd + i * hd);
-    }
+    pool_.parallel_for(att_items, att_grain, [&](int64_t i0, int64_t i1, int thread) {
+      float* sc = scores_[static_cast<size_t>(thread)].data();
+      for (int64_t it = i0; it < i1; ++it) {
+        const int64_t t = it / nh, i = it % nh;
+        const int g = static_cast<int>(i / group);
+        const KvSlot& s = *slot_of[static_cast<size_t>(t)];
+        attend(q + t * qd + i * hd, s.k(li, g), s.v(li, g), toks[static_cast<size_t>(t)].pos + 1, hd, scale, sc,
+               att + t * qd + i * hd);
+      }
+    });
     mm_(att, n, L.o_proj, out);
-    add_inplace(x, out, n * H);
-
-#pragma omp parallel for schedule(static) num_threads(nt) if (par_tok)
-    for (int64_t t = 0; t < n; ++t) rmsnorm(x + t * H, L.post_attention_norm.data(), h + t * H, H, eps);
+    per_token([&](int64_t t) {
+      add_inplace(x + t * H, out + t * H, H);
+      rmsnorm(x + t * H, L.post_attention_norm.data(), h + t * H, H, eps);
+    });
     mm_(h, n, L.gate_proj, gate);
     mm_(h, n, L.up_proj, up);
-#pragma omp parallel for schedule(static) num_threads(nt) if (par_tok)
-    for (int64_t t = 0; t < n; ++t) silu_mul(gate + t * I, up + t * I, I);
+    per_token([&](int64_t t) { silu_mul(gate + t * I, up + t * I, I); });
     mm_(gate, n, L.down_proj, out);
-    add_inplace(x, out, n * H);
+    per_token([&](int64_t t) { add_inplace(x + t * H, out + t * H, H); });
   }
 
   // Final norm and lm_head, for every token (debug outputs) or only rows' last tokens.
@@ -206,8 +214,7 @@ void CpuRunner::run_chunk(std::span<const Tok> toks, size_t first, float* logits
   for (int64_t t = 0; t < n; ++t)
     if (toks[static_cast<size_t>(t)].last) lasts.push_back(t);
   if (hidden_all || logits_all) {
-#pragma omp parallel for schedule(static) num_threads(nt) if (par_tok)
-    for (int64_t t = 0; t < n; ++t) rmsnorm(x + t * H, W.final_norm.data(), h + t * H, H, eps);
+    per_token([&](int64_t t) { rmsnorm(x + t * H, W.final_norm.data(), h + t * H, H, eps); });
     if (hidden_all) std::copy(h, h + n * H, hidden_all->data() + first * static_cast<size_t>(H));
     if (logits_all) mm_(h, n, W.lm_head, logits_all->data() + first * static_cast<size_t>(V));
   }
@@ -221,7 +228,8 @@ void CpuRunner::run_chunk(std::span<const Tok> toks, size_t first, float* logits
                   dst + i * V);
     return;
   }
-  for (int64_t i = 0; i < m; ++i) rmsnorm(x + lasts[static_cast<size_t>(i)] * H, W.final_norm.data(), out + i * H, H, eps);
+  for (int64_t i = 0; i < m; ++i)
+    rmsnorm(x + lasts[static_cast<size_t>(i)] * H, W.final_norm.data(), out + i * H, H, eps);
   mm_(out, m, W.lm_head, dst);
 }
 

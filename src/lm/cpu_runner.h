@@ -1,5 +1,6 @@
-// The CPU backend: float32 math over memory-mapped bf16/f16/f32 weights, OpenMP
-// threads for our kernels, OpenBLAS sgemm for prefill-sized matmuls.
+// The CPU backend: float32 math over memory-mapped bf16/f16/f32 weights, one thread
+// pool for everything, OpenBLAS sgemm (single-threaded per pool thread) for
+// prefill-sized matmuls.
 //
 // Batch independence: every per-token step (norms, RoPE, attention, the few-row
 // matmul kernel) computes a row's numbers in an order that does not depend on the
@@ -18,6 +19,7 @@
 #include "lm/kv_cache.h"
 #include "lm/lm_weights.h"
 #include "lm/runner.h"
+#include "lm/thread_pool.h"
 
 namespace emu35::lm {
 
@@ -25,7 +27,6 @@ class CpuRunner final : public LmRunner {
  public:
   static constexpr int kDefaultMaxChunkTokens = 1024;
 
-  // opts.num_threads > 0 also sets OpenBLAS's (process-wide) thread count.
   CpuRunner(std::shared_ptr<const LmWeights> weights, const CpuRunnerOptions& opts);
 
   const Emu3Config& config() const override { return weights_->config(); }
@@ -42,7 +43,7 @@ class CpuRunner final : public LmRunner {
   void forward_all(std::span<const LmRow> rows, float* logits, std::vector<float>* hidden_all,
                    std::vector<float>* logits_all);
 
-  int num_threads() const { return threads_; }
+  int num_threads() const { return pool_.size(); }
   const LmWeights& weights() const { return *weights_; }
 
  private:
@@ -59,14 +60,14 @@ class CpuRunner final : public LmRunner {
   void ensure_buffers(int64_t n);
 
   std::shared_ptr<const LmWeights> weights_;
-  int threads_;
+  ThreadPool pool_;
   int max_chunk_;
   Matmul mm_;
   Rope rope_;
   KvCache cache_;
   // Activation scratch, sized for the largest pass so far.
   std::vector<float> x_, h_, q_, k_, v_, att_, gate_, up_, cos_, sin_, out_;
-  std::vector<std::vector<float>> scores_;  // per thread
+  std::vector<std::vector<float>> scores_;  // per pool thread
 };
 
 }  // namespace emu35::lm

@@ -1,6 +1,7 @@
 #include "lm/random_checkpoint.h"
 
 #include <cmath>
+#include <random>
 
 #include "common/error.h"
 #include "common/file_util.h"
@@ -80,6 +81,29 @@ void write_random_checkpoint(const std::filesystem::path& dir, const Emu3Config&
   }
   if (opts.max_shard_bytes > 0) w.write_sharded(dir, opts.max_shard_bytes);
   else w.write(dir / "model.safetensors");
+}
+
+void write_random_checkpoint(const std::filesystem::path& dir, const Emu3Config& c, uint64_t seed,
+                             size_t max_shard_bytes) {
+  std::mt19937_64 g(seed);
+  const float s = static_cast<float>(c.initializer_range);
+  SafeTensorsWriter w;
+  w.set_metadata("format", "pt");
+  std::vector<float> buf;
+  for (const auto& [name, shape] : checkpoint_tensor_shapes(c)) {
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    buf.assign(static_cast<size_t>(n), 1.0f);  // norm weights stay 1
+    if (shape.size() == 2) {
+      std::normal_distribution<float> d(0.0f, s);
+      for (float& x : buf) x = d(g);
+    }
+    w.add_bf16(name, shape, buf.data());
+  }
+  std::filesystem::create_directories(dir);
+  if (w.payload_bytes() > max_shard_bytes) w.write_sharded(dir, max_shard_bytes);
+  else w.write(dir / "model.safetensors");
+  write_file_atomic(dir / "config.json", c.to_json());
 }
 
 }  // namespace emu35::lm

@@ -28,4 +28,11 @@ std::vector<std::pair<std::string, std::vector<int64_t>>> checkpoint_tensor_shap
 void write_random_checkpoint(const std::filesystem::path& dir, const Emu3Config& cfg,
                              const RandomCheckpointOptions& opts = {});
 
+// Hugging Face's initialisation instead (used by `emu35 init-random`, the built-in
+// demo model): bf16 weights ~ N(0, initializer_range), norms = 1; one
+// model.safetensors, or shards of at most max_shard_bytes plus the index when the
+// payload is larger.
+void write_random_checkpoint(const std::filesystem::path& dir, const Emu3Config& cfg, uint64_t seed,
+                             size_t max_shard_bytes = size_t(4) << 30);
+
 }  // namespace emu35::lm

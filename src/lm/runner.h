@@ -39,7 +39,7 @@ class LmRunner {
 };
 
 struct CpuRunnerOptions {
-  int num_threads = 0;       // OpenMP threads for our kernels; 0 = all cores
+  int num_threads = 0;       // threads of the runner's pool; 0 = all cores
   int gemm_min_rows = 0;     // token rows from which matmuls go through BLAS sgemm; 0 = built-in default
   int max_chunk_tokens = 0;  // tokens per internal pass (bounds activation memory); 0 = default
 };

@@ -59,12 +59,13 @@ BpeRanks::BpeRanks(std::vector<std::string> tokens, const std::string& source) {
   for (size_t r = 0; r < n; ++r) {
     std::string_view b = bytes(static_cast<int32_t>(r));
     const auto* p = reinterpret_cast<const unsigned char*>(b.data());
-    int32_t prev = lookup(p, b.size(), hash_bytes(p, b.size()));
-    check(prev < 0, source + ": rank " + std::to_string(r) + " repeats the bytes of rank " + std::to_string(prev));
-    uint64_t h = hash_bytes(p, b.size());
+    const uint64_t h = hash_bytes(p, b.size());
+    if (int32_t prev = lookup(p, b.size(), h); prev >= 0)
+      throw Error(source + ": rank " + std::to_string(r) + " repeats the bytes of rank " + std::to_string(prev));
     uint64_t i = h & mask_;
     while (table_[i].id1) i = (i + 1) & mask_;
     table_[i] = Slot{static_cast<uint32_t>(h >> 32), static_cast<uint32_t>(r + 1)};
+    max_len_ = std::max(max_len_, b.size());
     if (b.size() == 1) byte_rank_[p[0]] = static_cast<int32_t>(r);
     if (b.size() == 2) pair_rank_[p[0] * 256 + p[1]] = static_cast<int32_t>(r);
   }
@@ -96,7 +97,7 @@ int32_t BpeRanks::rank(std::string_view b) const {
   const auto* p = reinterpret_cast<const unsigned char*>(b.data());
   if (b.size() == 1) return byte_rank_.empty() ? -1 : byte_rank_[p[0]];
   if (b.size() == 2) return pair_rank_.empty() ? -1 : pair_rank_[p[0] * 256 + p[1]];
-  if (b.empty()) return -1;
+  if (b.empty() || b.size() > max_len_) return -1;
   return lookup(p, b.size(), hash_bytes(p, b.size()));
 }
 

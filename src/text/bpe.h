@@ -33,7 +33,7 @@ class BpeRanks {
 
   // Pieces up to this many bytes use the quadratic loop (less overhead); longer
   // ones the O(n log n) heap loop, so a long run of one symbol stays fast.
-  static constexpr size_t kQuadraticMax = 96;
+  static constexpr size_t kQuadraticMax = 48;
 
  private:
   struct Slot {
@@ -46,6 +46,7 @@ class BpeRanks {
   std::vector<uint32_t> offsets_;  // rank r = arena_[offsets_[r], offsets_[r+1])
   std::vector<Slot> table_;        // open addressing, linear probing
   uint64_t mask_ = 0;
+  size_t max_len_ = 0;              // longest token: longer spans have no rank
   std::vector<int32_t> byte_rank_;  // 256: rank of each single byte
   std::vector<int32_t> pair_rank_;  // 65536: rank of each two-byte string or -1
 };

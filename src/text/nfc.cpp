@@ -27,7 +27,7 @@ bool is_nfc_or_normalize(std::string_view text, std::string& out) {
 
   UErrorCode ec = U_ZERO_ERROR;
   const icu::Normalizer2* nfc = icu::Normalizer2::getNFCInstance(ec);
-  check(U_SUCCESS(ec), std::string("tokenizer: ICU NFC normalizer unavailable: ") + u_errorName(ec));
+  if (U_FAILURE(ec)) throw Error(std::string("tokenizer: ICU NFC normalizer unavailable: ") + u_errorName(ec));
   icu::StringPiece sp(text.data(), static_cast<int32_t>(text.size()));
   if (nfc->isNormalizedUTF8(sp, ec) && U_SUCCESS(ec)) return true;
   ec = U_ZERO_ERROR;
@@ -35,7 +35,7 @@ bool is_nfc_or_normalize(std::string_view text, std::string& out) {
   out.reserve(text.size() + text.size() / 8);
   icu::StringByteSink<std::string> sink(&out);
   nfc->normalizeUTF8(0, sp, sink, nullptr, ec);
-  check(U_SUCCESS(ec), std::string("tokenizer: NFC normalisation failed: ") + u_errorName(ec));
+  if (U_FAILURE(ec)) throw Error(std::string("tokenizer: NFC normalisation failed: ") + u_errorName(ec));
   return false;
 }
 

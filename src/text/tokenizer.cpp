@@ -38,11 +38,12 @@ Tokenizer Tokenizer::load_files(const std::filesystem::path& tiktoken, const std
     t.special_arena_ += s;
     t.special_offsets_.push_back(static_cast<uint32_t>(t.special_arena_.size()));
   }
-  char buf[32];
+  // "<|visual token 000000|>", "...000001|>", ...: a decimal counter in place.
+  std::string lit = "<|visual token 000000|>";
   for (int32_t c = 0; c < t.num_visual_; ++c) {
-    std::snprintf(buf, sizeof buf, "<|visual token %06d|>", c);
-    t.special_arena_ += buf;
+    t.special_arena_ += lit;
     t.special_offsets_.push_back(static_cast<uint32_t>(t.special_arena_.size()));
+    for (size_t k = 20; lit[k]++ == '9'; --k) lit[k] = '0';
   }
   return t;
 }
@@ -78,6 +79,9 @@ void Tokenizer::encode_ordinary(std::string_view text, std::vector<int32_t>& out
 }
 
 void Tokenizer::encode_impl(std::string_view text, bool allow_special, std::vector<int32_t>& out) const {
+  if (!loaded()) throw Error("tokenizer: encode on a tokenizer that was never loaded");
+  if (text.size() > (size_t{1} << 30))
+    throw Error("tokenizer: text of " + std::to_string(text.size()) + " bytes is too long (limit 1 GiB)");
   if (size_t bad = text::utf8_invalid_offset(text); bad != std::string_view::npos)
     throw Error("tokenizer: input text is not valid UTF-8 (ill-formed sequence at byte " + std::to_string(bad) + ")");
   std::string normalized;
@@ -129,12 +133,14 @@ std::string_view Tokenizer::token_bytes(int32_t id) const {
     const size_t k = static_cast<size_t>(id - tok::PAD);
     return std::string_view(special_arena_).substr(special_offsets_[k], special_offsets_[k + 1] - special_offsets_[k]);
   }
-  check(id >= 0 && id < tok::BOV + num_visual_,
-        "tokenizer: token id " + std::to_string(id) + " out of range [0, " + std::to_string(vocab_size()) + ")");
+  if (id < 0 || id >= tok::BOV + num_visual_)
+    throw Error("tokenizer: token id " + std::to_string(id) + " out of range [0, " + std::to_string(vocab_size()) +
+                ")");
   return {};  // unused id between the last BPE rank and PAD
 }
 
 std::string Tokenizer::decode(std::span<const int32_t> ids) const {
+  if (!loaded()) throw Error("tokenizer: decode on a tokenizer that was never loaded");
   std::string bytes;
   bytes.reserve(ids.size() * 4);
   for (int32_t id : ids) bytes += token_bytes(id);
@@ -150,8 +156,9 @@ std::optional<int32_t> Tokenizer::special_id(std::string_view literal) const {
 }
 
 int32_t Tokenizer::visual_id(int32_t code) const {
-  check(code >= 0 && code < num_visual_, "tokenizer: visual code " + std::to_string(code) + " out of range [0, " +
-                                             std::to_string(num_visual_) + ")");
+  if (code < 0 || code >= num_visual_)
+    throw Error("tokenizer: visual code " + std::to_string(code) + " out of range [0, " +
+                std::to_string(num_visual_) + ")");
   return tok::BOV + code;
 }
 

@@ -45,6 +45,8 @@ class Tokenizer {
   // Unused ids (between the last BPE rank and tok::PAD) decode to nothing.
   std::string decode(std::span<const int32_t> ids) const;
 
+  // False for a default-constructed Tokenizer (encode / decode then throw).
+  bool loaded() const { return bpe_.size() > 0; }
   size_t vocab_size() const { return static_cast<size_t>(tok::BOV + num_visual_); }
   size_t num_bpe_ranks() const { return bpe_.size(); }
   int32_t num_visual_tokens() const { return num_visual_; }

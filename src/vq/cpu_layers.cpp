@@ -20,7 +20,7 @@ FeatureMap group_norm(const FeatureMap& x, const std::vector<float>& gamma, cons
   const int cpg = x.c / groups;
   const size_t plane = x.plane();
   const size_t count = size_t(cpg) * plane;
-  std::vector<float> scale(size_t(x.c)), shift(size_t(x.c));
+  std::vector<double> scale(size_t(x.c)), shift(size_t(x.c));
 
 #pragma omp parallel for schedule(dynamic, 1)
   for (int g = 0; g < groups; ++g) {
@@ -36,10 +36,10 @@ FeatureMap group_norm(const FeatureMap& x, const std::vector<float>& gamma, cons
       sq += d * d;
     }
     const double var = sq / double(count);  // biased, as GroupNorm
-    const float rstd = float(1.0 / std::sqrt(var + double(eps)));
+    const double rstd = 1.0 / std::sqrt(var + double(eps));
     for (int c = g * cpg; c < (g + 1) * cpg; ++c) {
-      scale[size_t(c)] = gamma[size_t(c)] * rstd;
-      shift[size_t(c)] = beta[size_t(c)] - float(mean) * scale[size_t(c)];
+      scale[size_t(c)] = double(gamma[size_t(c)]) * rstd;
+      shift[size_t(c)] = double(beta[size_t(c)]) - mean * scale[size_t(c)];
     }
   }
 
@@ -48,9 +48,9 @@ FeatureMap group_norm(const FeatureMap& x, const std::vector<float>& gamma, cons
   for (int c = 0; c < x.c; ++c) {
     const float* src = x.channel(c);
     float* dst = out.channel(c);
-    const float a = scale[size_t(c)], b = shift[size_t(c)];
+    const double a = scale[size_t(c)], b = shift[size_t(c)];
 #pragma omp simd
-    for (size_t i = 0; i < plane; ++i) dst[i] = src[i] * a + b;
+    for (size_t i = 0; i < plane; ++i) dst[i] = float(double(src[i]) * a + b);
     if (swish) vq::swish_inplace(dst, plane);
   }
   return out;

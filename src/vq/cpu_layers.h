@@ -7,8 +7,9 @@
 namespace emu35::vq {
 
 // nn.GroupNorm(groups, C, eps, affine): statistics per group over its C/groups
-// channels x H x W, in double (two passes), applied in float32 as
-// x * (gamma * rstd) + (beta - mean * gamma * rstd), like PyTorch's CPU kernel.
+// channels x H x W, in double (two passes), applied as PyTorch's CPU kernel
+// does, x * (gamma * rstd) + (beta - mean * gamma * rstd), but in double and
+// rounded once: in float that form cancels badly when |mean| >> std.
 // With `swish`, x * sigmoid(x) follows in the same pass.
 FeatureMap group_norm(const FeatureMap& x, const std::vector<float>& gamma, const std::vector<float>& beta,
                       int groups, float eps, bool swish);

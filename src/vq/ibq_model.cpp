@@ -453,7 +453,7 @@ FeatureMap IbqModel::decode_float(const CodeGrid& g) const {
 
 Image IbqModel::image_from_float(const FeatureMap& x) {
   if (x.c != 3) throw Error("IBQ decode: " + std::to_string(x.c) + " output channels cannot make an RGB picture");
-  Image img(x.w, x.h);
+  Image img = Image::blank(x.w, x.h);
   const size_t plane = x.plane();
   for (int c = 0; c < 3; ++c) {
     const float* src = x.channel(c);

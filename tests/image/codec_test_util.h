@@ -12,8 +12,8 @@ inline std::span<const uint8_t> bytes_of(const std::string& s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }
 
-// A PNG as stored: samples exactly as in the file (no libpng transforms
-// except unpacking nothing; bit depth 8 or 16, big-endian for 16).
+// A PNG as stored: samples exactly as in the file, no libpng transforms
+// (sub-byte depths stay packed, 16-bit stays big-endian).
 struct RawPng {
   int width = 0, height = 0, bit_depth = 0, color_type = 0, channels = 0;
   std::vector<uint8_t> data;  // rows of rowbytes, concatenated

@@ -110,7 +110,7 @@ TEST(WriteImage, BadArgumentsAreErrors) {
   EXPECT_THROW(encode_jpeg(src, 0), Error);
   EXPECT_THROW(encode_jpeg(src, 101), Error);
   EXPECT_THROW(encode_png(Image{}), Error);
-  Image broken(4, 4);
+  Image broken = Image::blank(4, 4);
   broken.rgb.pop_back();
   EXPECT_THROW(encode_png(broken), Error);
   EXPECT_THROW(encode_jpeg(broken), Error);

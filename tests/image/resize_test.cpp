@@ -104,7 +104,7 @@ TEST(SmartResize, ZeroSideIsAnError) {
 }
 
 Image pattern(int w, int h, unsigned seed) {
-  Image img(w, h);
+  Image img = Image::blank(w, h);
   for (auto& v : img.rgb) {
     seed = seed * 1103515245u + 12345u;
     v = uint8_t(seed >> 16);
@@ -121,7 +121,7 @@ TEST(ResizeBicubic, SameSizeIsACopy) {
 TEST(ResizeBicubic, FlatPictureStaysFlat) {
   // Weights sum to 1 (within fixed-point rounding), so a constant stays
   // constant in every direction: shrink, grow, one axis only.
-  Image flat(50, 30);
+  Image flat = Image::blank(50, 30);
   for (size_t i = 0; i < flat.rgb.size(); i += 3) {
     flat.rgb[i] = 200;
     flat.rgb[i + 1] = 17;
@@ -154,7 +154,7 @@ TEST(ResizeBicubic, RejectsBadArguments) {
   const Image src = pattern(8, 8, 3);
   EXPECT_THROW(resize_bicubic(src, 0, 8), Error);
   EXPECT_THROW(resize_bicubic(src, 8, -1), Error);
-  Image broken(8, 8);
+  Image broken = Image::blank(8, 8);
   broken.rgb.resize(10);
   EXPECT_THROW(resize_bicubic(broken, 4, 4), Error);
 }

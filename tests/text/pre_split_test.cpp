@@ -103,9 +103,13 @@ std::string utf8(char32_t cp) {
   return s;
 }
 
-// PCRE2 10.42 knows Unicode 14, ICU 72 (our tables) Unicode 15: characters
-// new in 15 are unassigned (Cn) to PCRE2. And PCRE2's \s is "Z or \t\n\v\f\r",
-// which lacks U+0085 NEXT LINE, a White_Space character (Rust's \s has it).
+// Where PCRE2 and Rust's regex crate (tiktoken) differ, Rust is the reference:
+// - PCRE2 10.42 knows Unicode 14, ICU 72 (our tables) Unicode 15: characters
+//   new in 15 are unassigned (Cn) to PCRE2.
+// - PCRE2's \s still has U+180E MONGOLIAN VOWEL SEPARATOR, White_Space only
+//   before Unicode 6.3 (Rust's \s does not). The random-text tests below
+//   never draw it. (U+0085 NEXT LINE is \s in both.)
+bool pcre2_space_differs(char32_t cp) { return cp == 0x180E; }
 TEST(PreSplit, CharClassesAgreeWithPcre2AndIcuEverywhere) {
   Pcre2 letter("^\\p{L}$"), number("^\\p{N}$"), space("^\\s$"), unassigned("^\\p{Cn}$");
   ASSERT_TRUE(letter.ok() && number.ok() && space.ok() && unassigned.ok());
@@ -118,15 +122,16 @@ TEST(PreSplit, CharClassesAgreeWithPcre2AndIcuEverywhere) {
     if (letter.matches_whole(s)) want = CharClass::kLetter;
     else if (number.matches_whole(s)) want = CharClass::kNumber;
     else if (cp == '\r' || cp == '\n') want = CharClass::kNewline;
-    else if (space.matches_whole(s) || cp == 0x85) want = CharClass::kSpace;
+    else if (space.matches_whole(s) != pcre2_space_differs(cp)) want = CharClass::kSpace;
     if (c != want && unassigned.matches_whole(s)) {
       ++newer;  // assigned after Unicode 14
       continue;
     }
     ASSERT_EQ(static_cast<int>(c), static_cast<int>(want)) << "U+" << std::hex << static_cast<uint32_t>(cp);
   }
-  EXPECT_LT(newer, 2000u);  // Unicode 15 added 4489 characters, most of them Lo
+  EXPECT_LE(newer, 4489u);  // Unicode 15.0 added 4489 characters (4192 of them CJK Ext. H)
   EXPECT_EQ(char_class(0x85), CharClass::kSpace);
+  EXPECT_EQ(char_class(0x180E), CharClass::kOther);
 }
 
 // Characters the random strings are drawn from, weighted towards the ones the
@@ -135,7 +140,7 @@ std::string random_text(std::mt19937& rng, size_t n_chars) {
   static const char32_t special[] = {
       '\'', '\'', '\'', 's', 'S', 't', 'T', 'r', 'R', 'e', 'E', 'v', 'V', 'm', 'M', 'l', 'L', 'd', 'D', 0x17F,
       0x212A, ' ', ' ', ' ', ' ', '\t', '\n', '\n', '\r', '\v', '\f', 0xA0, 0x1680, 0x2000, 0x2007, 0x200A, 0x2028,
-      0x2029, 0x202F, 0x205F, 0x3000, 0x200B, 0x180E, 0xFEFF, 0x200D, 0xFE0F, '0', '7', 0x660, 0xFF13, 0x2160, 0xB2,
+      0x2029, 0x202F, 0x205F, 0x3000, 0x85, 0x200B, 0x2060, 0xFEFF, 0x200D, 0xFE0F, '0', '7', 0x660, 0xFF13, 0x2160, 0xB2,
       0x2460, 0xBD, 0x301, 0x308, 0x20DD, 0x93F, 0x94D, 0xE31, '!', '.', ',', '-', '*', '(', ')', '<', '|', '>',
       '#', '"', 0x20AC, 0xA9, 0x2122, 0xAB, 0x2014, 0x2B0, 0x1C5, 0x3005, 0xE000, 0x1F600, 0x1F44D, 0x1F3FD, 0xE9,
       0xDF, 0x3B1, 0x416, 0x4E2D, 0x6587, 0x3042, 0x30A2, 0xAC00, 0x627, 0x915, 0xE01, 0x10000, 0x1D400, 0x7F};
@@ -149,7 +154,7 @@ std::string random_text(std::mt19937& rng, size_t n_chars) {
       cp = 0x20 + rng() % 0x5F;  // printable ASCII
     } else {
       do cp = rng() % 0x3000;  // anything in the first blocks
-      while ((cp >= 0xD800 && cp < 0xE000) || cp == 0x85);
+      while ((cp >= 0xD800 && cp < 0xE000) || pcre2_space_differs(cp));
     }
     utf8_append(s, cp);
   }

@@ -165,6 +165,24 @@ TEST(TokenizerParity, NfcBeforeSplitting) {
   EXPECT_EQ(tk.encode("\xE2\x84\xAB"), tk.encode("\xC3\x85"));
 }
 
+TEST(TokenizerParity, NfcComesBeforeSpecialTokens) {
+  // Upstream normalises the whole text first: '>' + U+0338 COMBINING LONG
+  // SOLIDUS OVERLAY composes to U+226F, so the special token is gone.
+  const Tokenizer& tk = fixture_tokenizer();
+  const auto ids = tk.encode("<|extra_5|>\xCC\xB8");
+  for (int32_t id : ids) EXPECT_LT(id, tok::PAD);
+  EXPECT_EQ(tk.decode(ids), "<|extra_5|\xE2\x89\xAF");
+}
+
+TEST(TokenizerParity, UnloadedTokenizerThrows) {
+  const Tokenizer empty;
+  EXPECT_FALSE(empty.loaded());
+  EXPECT_THROW(empty.encode("hi"), Error);
+  const int32_t ids[] = {1};
+  EXPECT_THROW(empty.decode(ids), Error);
+  EXPECT_TRUE(fixture_tokenizer().loaded());
+}
+
 TEST(TokenizerParity, BadInputAndIds) {
   const Tokenizer& tk = fixture_tokenizer();
   EXPECT_THROW(tk.encode("abc\xFF"), Error);
