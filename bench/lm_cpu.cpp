@@ -8,8 +8,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <thread>
 #include <vector>
 
+#include "lm/cpu_matmul.h"
 #include "lm/lm_weights.h"
 #include "lm/random_checkpoint.h"
 #include "lm/runner.h"
@@ -132,6 +134,38 @@ BENCHMARK(BM_Fixture_Decode_B2)->Args({64, 0})->Unit(benchmark::kMillisecond)->U
 BENCHMARK(BM_Mid_Prefill)->Args({128, 0})->Args({512, 0})->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2);
 BENCHMARK(BM_Mid_Decode_B1)->Args({128, 0})->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2);
 BENCHMARK(BM_Mid_Decode_B2)->Args({128, 0})->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2);
+
+// One matmul of the mid-size model's MLP shape (2816 x 1024, bf16) on M rows through
+// either path: where the sgemm path starts to win (gemm_min_rows).
+void matmul(benchmark::State& state, bool blas) {
+  const int64_t M = state.range(0), N = 2816, K = 1024;
+  static std::vector<uint16_t> wbits = [] {
+    std::vector<uint16_t> b(static_cast<size_t>(2816 * 1024));
+    uint32_t s = 1;
+    for (auto& v : b) v = static_cast<uint16_t>(0x3c00 + ((s = s * 1664525u + 1013904223u) >> 24));
+    return b;
+  }();
+  TensorView tv;
+  tv.dtype = DType::BF16;
+  tv.shape = {N, K};
+  tv.data = reinterpret_cast<const uint8_t*>(wbits.data());
+  const lm::WeightMatrix w{&tv, DType::BF16, tv.data, N, K};
+  std::vector<float> x(static_cast<size_t>(M * K), 0.01f), y(static_cast<size_t>(M * N));
+  lm::ThreadPool pool(static_cast<int>(state.range(1)) > 0 ? static_cast<int>(state.range(1))
+                                                            : static_cast<int>(std::thread::hardware_concurrency()));
+  std::vector<std::vector<float>> scratch;
+  for (auto _ : state) {
+    if (blas) lm::matmul_blas(x.data(), M, w, y.data(), pool, scratch);
+    else lm::matmul_direct(x.data(), M, w, y.data(), pool);
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * M * N * K * state.iterations() / 1e9, benchmark::Counter::kIsRate);
+}
+void BM_Matmul_Direct(benchmark::State& s) { matmul(s, false); }
+void BM_Matmul_Blas(benchmark::State& s) { matmul(s, true); }
+BENCHMARK(BM_Matmul_Direct)->ArgsProduct({{1, 2, 4, 8, 16, 32, 64}, {0}})->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_Matmul_Blas)->ArgsProduct({{1, 2, 4, 8, 16, 32, 64}, {0}})->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 }  // namespace
 

@@ -28,7 +28,9 @@ namespace emu35 {
 class Tokenizer;
 namespace vq {
 class IbqModel;
+class VqCodec;
 }
+class StepBackend;
 
 struct ReferenceImage {
   std::string name;  // for messages and records (a path, "upload 1", ...)
@@ -95,9 +97,14 @@ struct EngineOptions {
   std::filesystem::path model_dir;      // config.json + safetensors
   std::filesystem::path vq_dir;         // IBQ vision tokenizer
   std::filesystem::path tokenizer_dir;  // emu3.tiktoken + emu3_vision_tokens.txt; empty = model_dir
-  std::string device = "cpu";           // "cpu" or "cuda[:N]"
+  std::string device = "cpu";           // "cpu", "cuda[:N]" or "auto" (a GPU when there is one)
   int threads = 0;                      // CPU threads; 0 = all cores
+  std::string precision = "bf16";       // GPU math: "bf16" or "fp32" (tests)
+  std::string vq_device;                // device for the vision tokenizer; empty = device
 };
+
+// Whether this build has the CUDA backend and a GPU is present.
+bool cuda_available();
 
 class Engine {
  public:
@@ -105,8 +112,10 @@ class Engine {
   ~Engine();
 
   const Tokenizer& tokenizer() const;
-  const vq::IbqModel& vq() const;
+  const vq::VqCodec& vq() const;
   lm::LmRunner& lm();
+  // What a Generator runs on: Generator gen(engine.backend());
+  StepBackend& backend();
   const Emu3Config& config() const;
 
   // resolve_params + reference images encoded + prompts tokenized + checked

@@ -25,6 +25,7 @@ namespace {
 
 struct GenerateArgs {
   std::string model, vq, tokenizer, device = "cpu";
+  std::string precision = "bf16";
   std::string task = "t2i", prompt, aspect_ratio, target_size, format = "png", output, requests, proto;
   std::vector<std::string> images;
   bool raw_prompt = false, start_image = false, quiet = false, overwrite = false;
@@ -139,12 +140,13 @@ int run_generate(const GenerateArgs& a) {
   eo.tokenizer_dir = a.tokenizer;
   eo.device = a.device;
   eo.threads = a.threads;
+  eo.precision = a.precision;
   auto engine = Engine::open(eo);
   const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
 
   std::vector<PreparedRequest> prepared;
   for (auto& r : reqs) prepared.push_back(engine->prepare(r));
-  Generator gen(engine->lm());
+  Generator gen(engine->backend());
   ProgressLine progress(reqs.size(), !a.quiet);
   std::vector<int> handles;
   for (size_t i = 0; i < prepared.size(); ++i)
@@ -214,7 +216,8 @@ const RegisterCommand reg_generate{
       sub.add_option("--output", a->output, "output folder (default outputs/<date-time>)");
       sub.add_flag("--overwrite", a->overwrite, "replace an earlier result in --output");
       sub.add_option("--proto", a->proto, "also write the upstream Story protobuf to this file");
-      sub.add_option("--device", a->device, "cpu or cuda[:N]")->capture_default_str();
+      sub.add_option("--device", a->device, "cpu, cuda[:N] or auto")->capture_default_str();
+      sub.add_option("--precision", a->precision, "GPU math: bf16 or fp32 (for checking against the CPU)")->capture_default_str();
       sub.add_option("--threads", a->threads, "CPU threads (0 = all cores)")->capture_default_str();
       sub.add_flag("--quiet", a->quiet, "no progress line");
       return [a] { return run_generate(*a); };

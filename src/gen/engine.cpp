@@ -14,6 +14,11 @@
 #include "text/special_tokens.h"
 #include "text/tokenizer.h"
 #include "vq/ibq_model.h"
+#include "vq/vq_codec.h"
+#ifdef EMU35_HAVE_CUDA
+#include "cuda/cuda_backend.h"
+#include "cuda/device_info.h"
+#endif
 
 namespace emu35 {
 
@@ -88,10 +93,38 @@ ResolvedParams resolve_params(const Request& r) {
 struct Engine::Impl {
   EngineOptions opt;
   std::unique_ptr<Tokenizer> tokenizer;
-  std::unique_ptr<vq::IbqModel> vq;
+  std::shared_ptr<const vq::IbqModel> vq_model;
+  std::unique_ptr<vq::VqCodec> vq;
   std::shared_ptr<const lm::LmWeights> weights;
   std::unique_ptr<lm::LmRunner> lm;
+  std::unique_ptr<StepBackend> backend;
 };
+
+bool cuda_available() {
+#ifdef EMU35_HAVE_CUDA
+  return cuda::device_count() > 0;
+#else
+  return false;
+#endif
+}
+
+namespace {
+// "auto" -> "cuda" when there is a GPU, else "cpu"; validates the spelling.
+std::string resolve_device(const std::string& d) {
+  if (d == "auto") return cuda_available() ? "cuda" : "cpu";
+  if (d == "cpu") return d;
+  if (d == "cuda" || d.rfind("cuda:", 0) == 0) {
+#ifdef EMU35_HAVE_CUDA
+    if (!cuda_available()) throw Error("device \"" + d + "\": no CUDA GPU is visible (use --device cpu)");
+    cuda::parse_cuda_device(d);
+    return d;
+#else
+    throw Error("device \"" + d + "\": this build has no CUDA backend (rebuild where nvcc is installed, or use --device cpu)");
+#endif
+  }
+  throw Error("bad device \"" + d + "\" (expected cpu, cuda, cuda:N or auto)");
+}
+}  // namespace
 
 Engine::~Engine() = default;
 
@@ -100,24 +133,43 @@ std::unique_ptr<Engine> Engine::open(const EngineOptions& opt) {
   e->impl_ = std::make_unique<Impl>();
   Impl& m = *e->impl_;
   m.opt = opt;
-  if (opt.device != "cpu")
-    throw Error("device \"" + opt.device + "\": this build runs on the CPU only (use --device cpu)");
+  const std::string device = resolve_device(opt.device);
+  const std::string vq_device = resolve_device(opt.vq_device.empty() ? opt.device : opt.vq_device);
+  if (opt.precision != "bf16" && opt.precision != "fp32")
+    throw Error("precision \"" + opt.precision + "\": expected bf16 or fp32");
   std::filesystem::path tdir = opt.tokenizer_dir.empty() ? opt.model_dir : opt.tokenizer_dir;
   m.tokenizer = std::make_unique<Tokenizer>(Tokenizer::load(tdir));
   m.weights = lm::LmWeights::load(opt.model_dir);
-  m.vq = std::make_unique<vq::IbqModel>(vq::IbqModel::load(opt.vq_dir));
+  m.vq_model = std::make_shared<const vq::IbqModel>(vq::IbqModel::load(opt.vq_dir));
   const int64_t model_visual = m.weights->config().vocab_size - tok::BOV;
-  if (model_visual > m.vq->config().n_embed)
+  if (model_visual > m.vq_model->config().n_embed)
     throw Error(opt.model_dir.string() + ": the model has " + std::to_string(model_visual) +
                 " visual token ids but the vision tokenizer in " + opt.vq_dir.string() + " has only " +
-                std::to_string(m.vq->config().n_embed) + " codes: they do not belong together");
-  m.lm = lm::make_cpu_runner(m.weights, opt.threads);
+                std::to_string(m.vq_model->config().n_embed) + " codes: they do not belong together");
+  if (device == "cpu") {
+    m.lm = lm::make_cpu_runner(m.weights, opt.threads);
+    m.backend = make_host_step_backend(*m.lm);
+  } else {
+#ifdef EMU35_HAVE_CUDA
+    cuda::CudaBackend b = cuda::make_cuda_backend(m.weights, cuda::parse_cuda_device(device), opt.precision);
+    m.lm = std::move(b.runner);
+    m.backend = std::move(b.step);
+#endif
+  }
+  if (vq_device == "cpu") {
+    m.vq = vq::make_cpu_codec(m.vq_model);
+  } else {
+#ifdef EMU35_HAVE_CUDA
+    m.vq = cuda::make_cuda_codec(m.vq_model, cuda::parse_cuda_device(vq_device));
+#endif
+  }
   return e;
 }
 
 const Tokenizer& Engine::tokenizer() const { return *impl_->tokenizer; }
-const vq::IbqModel& Engine::vq() const { return *impl_->vq; }
+const vq::VqCodec& Engine::vq() const { return *impl_->vq; }
 lm::LmRunner& Engine::lm() { return *impl_->lm; }
+StepBackend& Engine::backend() { return *impl_->backend; }
 const Emu3Config& Engine::config() const { return impl_->weights->config(); }
 
 PreparedRequest Engine::prepare(const Request& r) const {
@@ -180,7 +232,7 @@ std::vector<Output> Engine::generate(const std::vector<Request>& reqs,
     prepared.push_back(prepare(r));
     gens.push_back(prepared.back().gen);
   }
-  Generator gen(*impl_->lm);
+  Generator gen(*impl_->backend);
   std::vector<GenerationResult> results = gen.run(std::move(gens), std::move(on_step));
   std::vector<Output> out;
   for (size_t i = 0; i < results.size(); ++i) out.push_back(finish(std::move(prepared[i]), std::move(results[i])));

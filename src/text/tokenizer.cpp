@@ -128,6 +128,7 @@ std::vector<int32_t> Tokenizer::encode_plain(std::string_view text) const {
 }
 
 std::string_view Tokenizer::token_bytes(int32_t id) const {
+  if (!loaded()) throw Error("tokenizer: token_bytes on a tokenizer that was never loaded");
   if (id >= 0 && id < static_cast<int32_t>(bpe_.size())) return bpe_.bytes(id);
   if (id >= tok::PAD && id < tok::BOV + num_visual_) {
     const size_t k = static_cast<size_t>(id - tok::PAD);

@@ -6,6 +6,8 @@
 // the specials at their fixed ids from tok::PAD = 151643 on, whatever n is
 // (a small test file of 256 byte ranks leaves ids n..151642 unused), then the
 // vision-token file from tok::IMG = 151851 on.
+//
+// Immutable once loaded: every const method is safe to call from many threads.
 #pragma once
 #include <cstdint>
 #include <filesystem>

@@ -4,38 +4,69 @@
 
 #include <algorithm>
 #include <limits>
+#include <string>
 
 #include "common/error.h"
+#include "vq/parallel.h"
 
 namespace emu35::vq {
 
 std::vector<int32_t> codebook_argmax(const std::vector<float>& codebook, int n_embed, int dim, const FeatureMap& latent) {
-  if (latent.c != dim) throw Error("codebook_argmax: latent has " + std::to_string(latent.c) + " channels, codebook dim is " + std::to_string(dim));
+  if (latent.c != dim)
+    throw Error("codebook_argmax: latent has " + std::to_string(latent.c) + " channels, codebook dim is " +
+                std::to_string(dim));
+  if (codebook.size() != size_t(n_embed) * size_t(dim)) throw Error("codebook_argmax: codebook size mismatch");
   const int n = int(latent.plane());
-  std::vector<int32_t> best(size_t(n), 0);
-  std::vector<float> best_val(size_t(n), -std::numeric_limits<float>::infinity());
-  if (n == 0) return best;
-  // Codes per tile: ~16M logits (64 MB) at a time.
-  const int tile = std::max(1, std::min(n_embed, int((size_t(16) << 20) / size_t(n))));
-  std::vector<float> logits(size_t(n) * size_t(tile));
-  for (int k0 = 0; k0 < n_embed; k0 += tile) {
-    const int kn = std::min(tile, n_embed - k0);
-    // logits[p, j] = sum_d latent[d, p] * codebook[k0 + j, d]
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasTrans, n, kn, dim, 1.0f, latent.data.data(), n,
-                codebook.data() + size_t(k0) * size_t(dim), dim, 0.0f, logits.data(), kn);
-#pragma omp parallel for schedule(static)
-    for (int p = 0; p < n; ++p) {
-      const float* row = logits.data() + size_t(p) * size_t(kn);
-      float bv = best_val[size_t(p)];
-      int32_t bi = best[size_t(p)];
-      for (int j = 0; j < kn; ++j)
-        if (row[j] > bv) {  // strict: the first maximum wins
-          bv = row[j];
-          bi = k0 + j;
+  if (n == 0) return {};
+  // Work items: (block of positions) x (block of codes), each one GEMM into a
+  // private logits buffer and a running argmax for those positions over those
+  // codes. Blocks are merged in code order afterwards, so ties keep the lowest index.
+  const int pos_block = std::min(n, 256);
+  const int code_block = std::min(n_embed, 4096);
+  const int pos_blocks = (n + pos_block - 1) / pos_block;
+  const int code_blocks = (n_embed + code_block - 1) / code_block;
+  std::vector<float> part_val(size_t(code_blocks) * size_t(n));
+  std::vector<int32_t> part_idx(size_t(code_blocks) * size_t(n));
+  const long work = long(std::min<double>(2.0 * n * double(n_embed) * dim, 1e15));
+  BlasSingleThreaded single;
+#pragma omp parallel if (work > kMinParallelWork && pos_blocks * code_blocks > 1)
+  {
+    std::vector<float> logits(size_t(pos_block) * size_t(code_block));
+#pragma omp for schedule(dynamic, 1) collapse(2)
+    for (int cb = 0; cb < code_blocks; ++cb) {
+      for (int pb = 0; pb < pos_blocks; ++pb) {
+        const int k0 = cb * code_block, kn = std::min(code_block, n_embed - k0);
+        const int p0 = pb * pos_block, pn = std::min(pos_block, n - p0);
+        // logits[p, j] = sum_d latent[d, p0 + p] * codebook[k0 + j, d]
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasTrans, pn, kn, dim, 1.0f, latent.data.data() + p0, n,
+                    codebook.data() + size_t(k0) * size_t(dim), dim, 0.0f, logits.data(), kn);
+        for (int p = 0; p < pn; ++p) {
+          const float* row = logits.data() + size_t(p) * size_t(kn);
+          float bv = row[0];
+          int32_t bi = 0;
+          for (int j = 1; j < kn; ++j)
+            if (row[j] > bv) {  // strict: the first maximum wins
+              bv = row[j];
+              bi = j;
+            }
+          part_val[size_t(cb) * size_t(n) + size_t(p0 + p)] = bv;
+          part_idx[size_t(cb) * size_t(n) + size_t(p0 + p)] = k0 + bi;
         }
-      best_val[size_t(p)] = bv;
-      best[size_t(p)] = bi;
+      }
     }
+  }
+  std::vector<int32_t> best(static_cast<size_t>(n));
+  for (int p = 0; p < n; ++p) {
+    float bv = part_val[size_t(p)];
+    int32_t bi = part_idx[size_t(p)];
+    for (int cb = 1; cb < code_blocks; ++cb) {
+      const float v = part_val[size_t(cb) * size_t(n) + size_t(p)];
+      if (v > bv) {
+        bv = v;
+        bi = part_idx[size_t(cb) * size_t(n) + size_t(p)];
+      }
+    }
+    best[size_t(p)] = bi;
   }
   return best;
 }

@@ -11,7 +11,8 @@ namespace emu35::vq {
 
 // codebook: [n_embed, dim] row-major. latent: [dim, h, w]. Returns h*w codes,
 // row-major. Ties go to the lowest index, as torch.argmax. Logits are computed
-// by cblas_sgemm in tiles of codes, so the full [h*w, n_embed] matrix never exists.
+// by cblas_sgemm in (positions x codes) tiles on OpenMP threads, so the full
+// [h*w, n_embed] matrix never exists.
 std::vector<int32_t> codebook_argmax(const std::vector<float>& codebook, int n_embed, int dim, const FeatureMap& latent);
 
 // [dim, h, w] from h*w codes (each already checked to be in [0, n_embed)).

@@ -1,6 +1,7 @@
 // 2-D convolution of one CHW picture on the CPU: 1x1 kernels are one GEMM;
 // larger kernels go through im2col in tiles of output rows (so a 512x512
 // full-width layer never materialises a multi-GB column matrix) + cblas_sgemm.
+// Tiles run in parallel on OpenMP threads (see vq/parallel.h).
 #pragma once
 #include <vector>
 
@@ -28,7 +29,8 @@ inline FeatureMap conv_same(const FeatureMap& x, const Conv2d& conv) { return co
 // IBQ Downsample: pad right and bottom by one, 3x3 stride 2, no other padding.
 inline FeatureMap conv_downsample(const FeatureMap& x, const Conv2d& conv) { return conv2d(x, conv, 2, {0, 0, 1, 1}); }
 
-// Column budget of one im2col tile, in floats (a tile holds at least one output row).
-inline constexpr size_t kIm2colTileFloats = size_t(4) << 20;
+// Column budget of one im2col tile (per thread), in floats; a tile holds at
+// least one output row.
+inline constexpr size_t kIm2colTileFloats = size_t(2) << 20;
 
 }  // namespace emu35::vq

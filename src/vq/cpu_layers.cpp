@@ -7,6 +7,7 @@
 #include <string>
 
 #include "common/error.h"
+#include "vq/parallel.h"
 #include "vq/simd_math.h"
 
 namespace emu35::vq {
@@ -22,7 +23,8 @@ FeatureMap group_norm(const FeatureMap& x, const std::vector<float>& gamma, cons
   const size_t count = size_t(cpg) * plane;
   std::vector<double> scale(size_t(x.c)), shift(size_t(x.c));
 
-#pragma omp parallel for schedule(dynamic, 1)
+  const bool par = long(x.size()) > kMinParallelWork;
+#pragma omp parallel for schedule(dynamic, 1) if (par)
   for (int g = 0; g < groups; ++g) {
     const float* p = x.channel(g * cpg);
     double sum = 0;
@@ -44,7 +46,7 @@ FeatureMap group_norm(const FeatureMap& x, const std::vector<float>& gamma, cons
   }
 
   FeatureMap out(x.c, x.h, x.w);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (par)
   for (int c = 0; c < x.c; ++c) {
     const float* src = x.channel(c);
     float* dst = out.channel(c);
@@ -58,13 +60,13 @@ FeatureMap group_norm(const FeatureMap& x, const std::vector<float>& gamma, cons
 
 void swish_inplace(FeatureMap& x) {
   const size_t plane = x.plane();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (long(x.size()) > kMinParallelWork)
   for (int c = 0; c < x.c; ++c) vq::swish_inplace(x.channel(c), plane);
 }
 
 FeatureMap upsample_nearest2x(const FeatureMap& x) {
   FeatureMap out(x.c, x.h * 2, x.w * 2);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (long(x.size()) > kMinParallelWork)
   for (int c = 0; c < x.c; ++c) {
     const float* src = x.channel(c);
     float* dst = out.channel(c);
@@ -83,7 +85,7 @@ void add_inplace(FeatureMap& x, const FeatureMap& y) {
   float* a = x.data.data();
   const float* b = y.data.data();
   const long n = long(x.size());
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (n > kMinParallelWork)
   for (long i = 0; i < n; ++i) a[i] += b[i];
 }
 
@@ -93,25 +95,33 @@ FeatureMap spatial_attention(const FeatureMap& q, const FeatureMap& k, const Fea
   const int c = q.c;
   const int n = int(q.plane());
   const float scale = float(std::pow(double(c), -0.5));  // int(c) ** (-0.5), then as float32
-  // Query rows per tile: at most ~16M scores (64 MB) at once.
-  const int tile = std::max(1, std::min(n, int((size_t(16) << 20) / size_t(n))));
-  std::vector<float> scores(size_t(tile) * size_t(n));
+  // Query rows per tile: a few tiles per thread, at most ~4M scores (16 MB) each.
+  const int nt = num_threads();
+  const int max_rows = std::max(1, int((size_t(4) << 20) / size_t(n)));
+  const int rows = std::clamp((n + 4 * nt - 1) / (4 * nt), std::min(32, max_rows), max_rows);
+  const int tiles = (n + rows - 1) / rows;
+  const long work = long(std::min<double>(2.0 * c * double(n) * n, 1e15));
   FeatureMap out(c, q.h, q.w);
-  for (int i0 = 0; i0 < n; i0 += tile) {
-    const int rows = std::min(tile, n - i0);
-    // scores[i, j] = scale * sum_c q[c, i0 + i] k[c, j]
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, rows, n, c, scale, q.data.data() + i0, n, k.data.data(), n,
-                0.0f, scores.data(), n);
-#pragma omp parallel for schedule(static)
-    for (int i = 0; i < rows; ++i) {
-      float* row = scores.data() + size_t(i) * size_t(n);
-      const float mx = *std::max_element(row, row + n);
-      const float inv = float(1.0 / exp_shift_sum(row, size_t(n), mx));
-      for (int j = 0; j < n; ++j) row[j] *= inv;
+  BlasSingleThreaded single;
+#pragma omp parallel if (work > kMinParallelWork && tiles > 1)
+  {
+    std::vector<float> scores(size_t(rows) * size_t(n));
+#pragma omp for schedule(dynamic, 1)
+    for (int t = 0; t < tiles; ++t) {
+      const int i0 = t * rows, m = std::min(rows, n - i0);
+      // scores[i, j] = scale * sum_c q[c, i0 + i] k[c, j]
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, n, c, scale, q.data.data() + i0, n, k.data.data(), n,
+                  0.0f, scores.data(), n);
+      for (int i = 0; i < m; ++i) {
+        float* row = scores.data() + size_t(i) * size_t(n);
+        const float mx = *std::max_element(row, row + n);
+        const float inv = float(1.0 / exp_shift_sum(row, size_t(n), mx));
+        for (int j = 0; j < n; ++j) row[j] *= inv;
+      }
+      // out[:, i0 + i] = sum_j v[:, j] scores[i, j]
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c, m, n, 1.0f, v.data.data(), n, scores.data(), n, 0.0f,
+                  out.data.data() + i0, n);
     }
-    // out[:, i0 + i] = sum_j v[:, j] scores[i, j]
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c, rows, n, 1.0f, v.data.data(), n, scores.data(), n, 0.0f,
-                out.data.data() + i0, n);
   }
   return out;
 }

@@ -67,7 +67,9 @@ void expect_frequencies(const std::vector<float>& logits, SamplingParams p, int 
   }
   int dof = static_cast<int>(expected.size()) - 1;
   // Mean dof, sd sqrt(2 dof): 6 sd above the mean fails only by a real bias.
-  if (dof > 0) EXPECT_LT(chi2, dof + 6 * std::sqrt(2.0 * dof) + 10) << "dof " << dof;
+  if (dof > 0) {
+    EXPECT_LT(chi2, dof + 6 * std::sqrt(2.0 * dof) + 10) << "dof " << dof;
+  }
 }
 
 std::vector<float> random_logits(int n, uint64_t seed, float scale) {

@@ -180,6 +180,7 @@ TEST(TokenizerParity, UnloadedTokenizerThrows) {
   EXPECT_THROW(empty.encode("hi"), Error);
   const int32_t ids[] = {1};
   EXPECT_THROW(empty.decode(ids), Error);
+  EXPECT_THROW(empty.token_bytes(tok::PAD), Error);
   EXPECT_TRUE(fixture_tokenizer().loaded());
 }
 

@@ -1,0 +1,41 @@
+# The CUDA backend: src/cuda/*.cu + *.cpp join emu35lib when a CUDA compiler is
+# found (EMU35_CUDA=AUTO), or must (ON), or never (OFF). Code is built for
+# Hopper only: sm_90a (wgmma/TMA-capable).
+set(EMU35_CUDA "AUTO" CACHE STRING "Build the CUDA backend: AUTO, ON or OFF")
+set(EMU35_HAVE_CUDA OFF)
+if(NOT EMU35_CUDA STREQUAL "OFF")
+  include(CheckLanguage)
+  if(NOT CMAKE_CUDA_COMPILER AND EXISTS /usr/local/cuda/bin/nvcc)
+    set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc)
+  endif()
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    set(EMU35_HAVE_CUDA ON)
+  elseif(EMU35_CUDA STREQUAL "ON")
+    message(FATAL_ERROR "EMU35_CUDA=ON but no CUDA compiler was found")
+  endif()
+endif()
+
+if(EMU35_HAVE_CUDA)
+  set(CMAKE_CUDA_ARCHITECTURES OFF)
+  enable_language(CUDA)
+  set(CMAKE_CUDA_STANDARD 20)
+  set(CMAKE_CUDA_STANDARD_REQUIRED ON)
+  find_package(CUDAToolkit REQUIRED)
+  find_library(CUDNN_LIBRARY cudnn HINTS ${CUDAToolkit_LIBRARY_DIR} /usr/lib/x86_64-linux-gnu)
+  if(NOT CUDNN_LIBRARY)
+    message(FATAL_ERROR "CUDA found but cuDNN (libcudnn) is missing")
+  endif()
+  file(GLOB_RECURSE EMU35_CUDA_SOURCES CONFIGURE_DEPENDS
+       ${PROJECT_SOURCE_DIR}/src/cuda/*.cu ${PROJECT_SOURCE_DIR}/src/cuda/*.cpp)
+  target_sources(emu35lib PRIVATE ${EMU35_CUDA_SOURCES})
+  # Host flags for .cu files: nvcc does not take -march directly.
+  set(EMU35_CUDA_FLAGS -gencode=arch=compute_90a,code=sm_90a --expt-relaxed-constexpr -lineinfo
+      -Xcompiler=-Wall,-Wno-unused-parameter,${EMU35_ARCH_FLAGS})
+  target_compile_options(emu35lib PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:${EMU35_CUDA_FLAGS}>)
+  target_compile_definitions(emu35lib PUBLIC EMU35_HAVE_CUDA=1)
+  target_link_libraries(emu35lib PUBLIC CUDA::cudart CUDA::cublasLt ${CUDNN_LIBRARY})
+  message(STATUS "emu35: CUDA backend ON (${CMAKE_CUDA_COMPILER}, sm_90a)")
+else()
+  message(STATUS "emu35: CUDA backend OFF")
+endif()
