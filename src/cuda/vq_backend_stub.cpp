@@ -5,10 +5,6 @@
 
 namespace emu35::cuda {
 
-CudaBackend make_cuda_backend(std::shared_ptr<const lm::LmWeights>, int, const std::string&) {
-  throw Error("the CUDA transformer backend is not implemented yet in this build");
-}
-
 std::unique_ptr<vq::VqCodec> make_cuda_codec(std::shared_ptr<const vq::IbqModel>, int) {
   throw Error("the CUDA vision tokenizer is not implemented yet in this build");
 }

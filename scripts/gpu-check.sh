@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# On the GPU machine: unpack the carried .deb files, build with CUDA (sm_90a),
+# run the GPU tests (and optionally the whole suite), run `emu35 bench`, and
+# print a short table last. Usage: scripts/gpu-check.sh [--all-tests] [--no-bench]
+set -uo pipefail
+cd "$(dirname "$0")/.."
+all_tests=0; bench=1
+for a in "$@"; do
+  case $a in --all-tests) all_tests=1 ;; --no-bench) bench=0 ;; esac
+done
+root=$PWD/.deps/root
+if [[ -d .deps/debs ]]; then
+  mkdir -p "$root"
+  for d in .deps/debs/*.deb; do dpkg -x "$d" "$root"; done
+fi
+export PKG_CONFIG_PATH=$root/usr/lib/x86_64-linux-gnu/pkgconfig:$root/usr/share/pkgconfig
+export PKG_CONFIG_SYSROOT_DIR=$root
+export ICU_ROOT=$root/usr
+build=${EMU35_BUILD_DIR:-build-gpu}
+out=${OUT:-/tmp/gpu-check-out}
+mkdir -p "$out"
+summary=()
+t0=$(date +%s)
+if ! cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DEMU35_CUDA=ON -DEMU35_DEPS_PREFIX="$root" \
+     >"$out/configure.log" 2>&1; then
+  tail -30 "$out/configure.log"; echo "configure FAILED"; exit 1
+fi
+if ! cmake --build "$build" -j"$(nproc)" >"$out/build.log" 2>&1; then
+  grep -E "error|Error" "$out/build.log" | head -40; echo "build FAILED"; exit 1
+fi
+summary+=("build: ok ($(( $(date +%s) - t0 ))s)")
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$out/gpu.txt"
+
+if [[ -x $build/tests/emu35_test_cuda ]]; then
+  $build/tests/emu35_test_cuda --gtest_brief=1 2>&1 | tee "$out/cuda-tests.log" | tail -40
+  summary+=("cuda tests: $(grep -E '^\[  (PASSED|FAILED)' "$out/cuda-tests.log" | tr '\n' ' ')")
+fi
+if (( all_tests )); then
+  ctest --test-dir "$build" -j8 --timeout 900 >"$out/ctest.log" 2>&1
+  summary+=("ctest: $(grep -E 'tests passed|tests failed' "$out/ctest.log")")
+  grep -E "Failed|\*\*\*" "$out/ctest.log" | head -20
+fi
+if (( bench )) && [[ -x $build/emu35 ]]; then
+  $build/emu35 bench --device cuda --shared ../shared 2>&1 | tee "$out/bench.log" | tail -40
+fi
+echo
+echo "==== gpu-check summary ===="
+for s in "${summary[@]}"; do echo "$s"; done
+[[ -f $out/bench.log ]] && grep -E "^\|" "$out/bench.log"
+exit 0
