@@ -16,6 +16,8 @@ fi
 export PKG_CONFIG_PATH=$root/usr/lib/x86_64-linux-gnu/pkgconfig:$root/usr/share/pkgconfig
 export PKG_CONFIG_SYSROOT_DIR=$root
 export ICU_ROOT=$root/usr
+# Indirect dependencies (libicudata under libicuuc) are not found through RUNPATH.
+export LD_LIBRARY_PATH=$root/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 build=${EMU35_BUILD_DIR:-build-gpu}
 out=${OUT:-/tmp/gpu-check-out}
 mkdir -p "$out"
