@@ -20,7 +20,8 @@ class ThreadPool {
   int size() const { return threads_; }
 
   // Calls f(begin, end, thread) over [0, n) in pieces of at most `grain`, handed out
-  // on demand; returns when all are done. Not reentrant: f must not call back into
+  // on demand (one call over everything when the pool has a single thread or
+  // n <= grain); returns when all are done. Not reentrant: f must not call back into
   // this pool, and only one thread may drive the pool at a time.
   template <class F>
   void parallel_for(int64_t n, int64_t grain, F&& f) {

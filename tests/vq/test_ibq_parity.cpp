@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -47,6 +48,12 @@ std::vector<VqCase> vq_cases() {
   return out;
 }
 
+std::string sci(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2e", v);
+  return buf;
+}
+
 const IbqModel& fixture_model() {
   static const IbqModel m = IbqModel::load(test::fixture("vq"));
   return m;
@@ -63,6 +70,8 @@ void check_case(const IbqModel& model, const VqCase& c, bool check_decode) {
   const Image img = smart_resize(src, c.area);
   ASSERT_EQ(img.width, c.w);
   ASSERT_EQ(img.height, c.h);
+  const fs::path resized_png = test::fixture("images/resize_" + c.source + "_" + std::to_string(c.area) + ".png");
+  if (fs::exists(resized_png)) EXPECT_EQ(img.rgb, read_image(resized_png).rgb) << resized_png;
 
   // latent: encoder + quant_conv.
   const FeatureMap latent = model.encode_latent(img);
@@ -73,7 +82,7 @@ void check_case(const IbqModel& model, const VqCase& c, bool check_decode) {
   const std::vector<float> ref_latent = ref.to_f32("latent");
   const double lat_err = test::rel_max_error(latent.data.data(), ref_latent.data(), ref_latent.size());
   EXPECT_LE(lat_err, 1e-4);
-  ::testing::Test::RecordProperty("latent_rel_err_" + c.source, std::to_string(lat_err));
+  ::testing::Test::RecordProperty("latent_rel_err_" + c.source, sci(lat_err));
 
   // codes: exact.
   const CodeGrid codes = model.quantize(latent);
@@ -96,7 +105,7 @@ void check_case(const IbqModel& model, const VqCase& c, bool check_decode) {
   const std::vector<float> ref_dec = ref.to_f32("decoded");
   const double dec_err = test::rel_max_error(dec.data.data(), ref_dec.data(), ref_dec.size());
   EXPECT_LE(dec_err, 1e-4);
-  ::testing::Test::RecordProperty("decoded_rel_err_" + c.source, std::to_string(dec_err));
+  ::testing::Test::RecordProperty("decoded_rel_err_" + c.source, sci(dec_err));
 
   // PNG: ours within 1 per channel; the reference floats through our uint8
   // conversion give the reference PNG exactly (the formula itself).
