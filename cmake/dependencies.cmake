@@ -17,6 +17,10 @@ pkg_check_modules(WEBP IMPORTED_TARGET libwebp)
 pkg_check_modules(LIBZIP IMPORTED_TARGET libzip)
 pkg_check_modules(PCRE2 IMPORTED_TARGET libpcre2-8)
 find_path(HTTPLIB_INCLUDE_DIR httplib.h)
+# Debian's cpp-httplib is a compiled library: its header must be used with the
+# same CPPHTTPLIB_* definitions it was built with (they change struct layouts),
+# which its pkg-config file carries, along with -lcpp-httplib.
+pkg_check_modules(HTTPLIB IMPORTED_TARGET cpp-httplib)
 
 add_library(emu35_deps INTERFACE)
 target_link_libraries(emu35_deps INTERFACE
@@ -42,9 +46,18 @@ endif()
 
 add_library(emu35_app_deps INTERFACE)
 target_link_libraries(emu35_app_deps INTERFACE CLI11::CLI11)
-if(HTTPLIB_INCLUDE_DIR)
-  target_include_directories(emu35_app_deps INTERFACE ${HTTPLIB_INCLUDE_DIR})
+if(HTTPLIB_FOUND)
+  target_link_libraries(emu35_app_deps INTERFACE PkgConfig::HTTPLIB)
   target_compile_definitions(emu35_app_deps INTERFACE EMU35_HAVE_HTTPLIB=1)
 endif()
 
-message(STATUS "emu35: webp=${WEBP_FOUND} libzip=${LIBZIP_FOUND} pcre2=${PCRE2_FOUND} httplib=${HTTPLIB_INCLUDE_DIR}")
+message(STATUS "emu35: webp=${WEBP_FOUND} libzip=${LIBZIP_FOUND} pcre2=${PCRE2_FOUND} httplib=${HTTPLIB_FOUND}")
+
+# The upstream Story protobuf (generate --proto).
+find_package(Protobuf REQUIRED)
+protobuf_generate_cpp(EMU35_PROTO_SRCS EMU35_PROTO_HDRS ${PROJECT_SOURCE_DIR}/proto/interleave_story.proto)
+add_library(emu35_proto STATIC ${EMU35_PROTO_SRCS})
+target_include_directories(emu35_proto PUBLIC ${CMAKE_CURRENT_BINARY_DIR})
+target_link_libraries(emu35_proto PUBLIC protobuf::libprotobuf)
+set_target_properties(emu35_proto PROPERTIES POSITION_INDEPENDENT_CODE ON)
+target_link_libraries(emu35_app_deps INTERFACE emu35_proto)

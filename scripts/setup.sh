@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages the emu35 build needs. Idempotent: packages
 # already present are not touched, so a machine that has them all needs no network.
-# Usage: scripts/setup.sh [--minimal]
+# Usage: scripts/setup.sh [--minimal] [--browser]
 #   --minimal  only what the core library and GPU build need (no HTTP server,
 #              WebP, zip, PCRE2, browser test tools); used on machines that
 #              cannot reach a package registry.
+#   --browser  also the browser test's tools: Debian's chromium and
+#              chromium-driver (Node.js 20 comes with the machine; the test
+#              installs playwright-core itself, see tests/browser).
 set -euo pipefail
 
 core=(cmake ninja-build g++ pkg-config
@@ -14,8 +17,16 @@ core=(cmake ninja-build g++ pkg-config
       libprotobuf-dev protobuf-compiler)
 full=(libcpp-httplib-dev libwebp-dev libzip-dev zlib1g-dev libpcre2-dev libicu-dev libssl-dev)
 
+# Optional: the headless-browser test of `emu35 serve`'s page (tests/browser).
+browser=(chromium chromium-driver)
+
 pkgs=("${core[@]}")
-if [[ "${1:-}" != "--minimal" ]]; then pkgs+=("${full[@]}"); fi
+minimal=0; with_browser=0
+for a in "$@"; do
+  case $a in --minimal) minimal=1 ;; --browser) with_browser=1 ;; esac
+done
+if (( ! minimal )); then pkgs+=("${full[@]}"); fi
+if (( with_browser )); then pkgs+=("${browser[@]}"); fi
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -12,6 +12,8 @@
 #include "app/output_writer.h"
 #include "app/progress.h"
 #include "app/request_json.h"
+#include "app/story_proto.h"
+#include "common/file_util.h"
 #include "common/error.h"
 #include "formats/emu3_config.h"
 #include "image/image_read.h"
@@ -178,8 +180,12 @@ int run_generate(const GenerateArgs& a) {
               << o.result.stop_reason << "), seed " << o.request.params.seed << "\n";
     for (auto& seg : res["segments"])
       if (seg["type"] == "image") std::cout << "  " << (dir / seg["file"].get<std::string>()).string() << "\n";
-    if (!a.proto.empty() && reqs.size() == 1) {
-      throw Error("--proto: not available in this build yet");
+    if (!a.proto.empty()) {
+      std::vector<Image> refs;
+      for (auto& ri : reqs[i].images) refs.push_back(ri.image);
+      fs::path pf = reqs.size() == 1 ? fs::path(a.proto) : fs::path(a.proto).parent_path() / (subdirs[i] + ".pb");
+      write_file_atomic(pf, story_proto_bytes(reqs.size() == 1 ? "000" : subdirs[i], reqs[i].prompt, refs, o));
+      std::cout << "  " << pf.string() << "\n";
     }
   }
   return failures ? 1 : 0;
@@ -215,7 +221,7 @@ const RegisterCommand reg_generate{
       sub.add_option("--quality", a->quality, "JPEG/WebP quality")->capture_default_str();
       sub.add_option("--output", a->output, "output folder (default outputs/<date-time>)");
       sub.add_flag("--overwrite", a->overwrite, "replace an earlier result in --output");
-      sub.add_option("--proto", a->proto, "also write the upstream Story protobuf to this file");
+      sub.add_option("--proto", a->proto, "also write the upstream Story protobuf to this file (with --requests: one NAME.pb per request beside it)");
       sub.add_option("--device", a->device, "cpu, cuda[:N] or auto")->capture_default_str();
       sub.add_option("--precision", a->precision, "GPU math: bf16 or fp32 (for checking against the CPU)")->capture_default_str();
       sub.add_option("--threads", a->threads, "CPU threads (0 = all cores)")->capture_default_str();

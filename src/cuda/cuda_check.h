@@ -26,7 +26,7 @@ namespace emu35::cuda {
 #define EMU35_CUBLAS_CHECK(call)                                                                        \
   do {                                                                                                  \
     cublasStatus_t s_ = (call);                                                                         \
-    if (s_ != CUBLAS_STATUS_SUCCESS) ::emu35::cuda::fail(#call, cublasGetStatusString(s_), __FILE__, __LINE__); \
+    if (s_ != CUBLAS_STATUS_SUCCESS) ::emu35::cuda::fail(#call, cublasLtGetStatusString(s_), __FILE__, __LINE__); \
   } while (0)
 
 #define EMU35_CUDNN_CHECK(call)                                                                     \

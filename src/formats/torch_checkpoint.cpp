@@ -242,7 +242,9 @@ StateDict load_torch_checkpoint(const std::filesystem::path& file) {
     int64_t idx = zip.locate(entry);
     if (idx < 0) throw Error(fname + ": storage entry " + entry + " for tensor '" + first.name + "' is missing");
     uint64_t esize = dtype_size(first.dtype);
-    uint64_t want = static_cast<uint64_t>(first.storage_numel) * esize;
+    uint64_t want = 0;
+    if (__builtin_mul_overflow(static_cast<uint64_t>(first.storage_numel), esize, &want))
+      throw Error(fname + ": storage " + key + " (tensor '" + first.name + "') has an absurd size");
     uint64_t have = zip.entry_size(idx, entry);
     if (have != want)
       throw Error(fname + ": storage entry " + entry + " (tensor '" + first.name + "') holds " + std::to_string(have) +

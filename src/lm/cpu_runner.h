@@ -7,8 +7,12 @@
 // other rows. So a row's logits are bit-identical whatever else is in the batch as
 // long as each internal pass picks the same matmul path (all passes below
 // gemm_min_rows tokens, i.e. decode batches, always do). When the sgemm path is
-// involved, results agree to float rounding (~1e-6 relative) and in practice are
-// usually identical too, since OpenBLAS sums each element in the same order.
+// involved, results agree to float rounding only (~5e-7 relative measured):
+// OpenBLAS's summation order can depend on the number of rows.
+//
+// One thread drives a runner at a time (forward() uses the runner's own pool and
+// scratch buffers). During each sgemm-path matmul OpenBLAS is switched to one
+// thread process-wide (see BlasSingleThreaded) and restored afterwards.
 #pragma once
 #include <memory>
 #include <span>
@@ -34,7 +38,7 @@ class CpuRunner final : public LmRunner {
   int new_slot(int max_tokens) override;
   void free_slot(int slot) override;
   int slot_length(int slot) const override;
-  int slot_capacity(int slot) const override;
+  int slot_capacity(int slot) const;  // max_tokens given to new_slot
   void forward(std::span<const LmRow> rows, float* logits) override;
 
   // forward() plus, for tests and debugging, every token's state after the final

@@ -27,8 +27,7 @@ class LmRunner {
   // or out of memory.
   virtual int new_slot(int max_tokens) = 0;
   virtual void free_slot(int slot) = 0;
-  virtual int slot_length(int slot) const = 0;    // tokens cached so far
-  virtual int slot_capacity(int slot) const = 0;  // max_tokens given to new_slot
+  virtual int slot_length(int slot) const = 0;  // tokens cached so far
 
   // One forward over all rows (rows may mix prefill and single-token decode, any
   // lengths, distinct slots). Appends each row's tokens to its cache and writes the

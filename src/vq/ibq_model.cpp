@@ -367,6 +367,12 @@ void IbqModel::save(const fs::path& dir) const {
   write_file_atomic(dir / "config.json", w_->config.to_json());
 }
 
+void IbqModel::for_each_parameter(const ParameterVisitor& fn) const {
+  auto& w = const_cast<Weights&>(*w_);  // for_each is shared with loading; nothing is modified here
+  w.for_each([&](const std::string& name, const std::vector<int64_t>& shape, ParamKind, int64_t,
+                 std::vector<float>& data) { fn(name, shape, data); });
+}
+
 const IbqConfig& IbqModel::config() const { return w_->config; }
 
 int64_t IbqModel::num_parameters() const {

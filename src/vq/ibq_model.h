@@ -14,6 +14,7 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -42,6 +43,12 @@ class IbqModel {
   const IbqConfig& config() const;
   int64_t num_parameters() const;
   int downsample_factor() const { return int(config().downsample_factor()); }
+
+  // Every parameter with its state-dict name and shape, in module order: for
+  // backends that keep their own copy of the weights (the GPU codec).
+  using ParameterVisitor =
+      std::function<void(const std::string& name, const std::vector<int64_t>& shape, const std::vector<float>& data)>;
+  void for_each_parameter(const ParameterVisitor& fn) const;
 
   // The state-dict names and shapes a config calls for, in module order.
   static std::vector<std::pair<std::string, std::vector<int64_t>>> expected_tensors(const IbqConfig& config);

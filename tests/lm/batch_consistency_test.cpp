@@ -106,14 +106,22 @@ TEST(LmBatch, DirectKernelIndependentOfThreads) {
   expect_identical(run(a, kMixed, true), run(b, kMixed, false));
 }
 
-// Default options: prefill-sized passes use sgemm, single rows our kernel, so a row's
-// path can differ between the batched and unbatched runs. They agree to rounding.
-TEST(LmBatch, DefaultOptionsAgree) {
-  const Outcome a = run({}, kMixed, true), b = run({}, kMixed, false);
+// sgemm's summation order may depend on the row count, and with default options a
+// row's path (sgemm for prefill-sized passes, our kernel below) can differ between
+// the batched and unbatched runs. They agree to float rounding (measured ~5e-7).
+void expect_close(const Outcome& a, const Outcome& b) {
   for (auto& [key, la] : a.logits) {
     const double e = rel_max_error(la.data(), b.logits.at(key).data(), la.size());
-    EXPECT_LE(e, 1e-6) << "step " << key.first << " sequence " << key.second;
+    EXPECT_LE(e, 1e-5) << "step " << key.first << " sequence " << key.second;
   }
+}
+
+TEST(LmBatch, DefaultOptionsAgree) { expect_close(run({}, kMixed, true), run({}, kMixed, false)); }
+
+TEST(LmBatch, SgemmPathAgrees) {
+  CpuRunnerOptions o;
+  o.gemm_min_rows = 1;
+  expect_close(run(o, kMixed, true), run(o, kMixed, false));
 }
 
 // Default options, same prefills, then decode steps batched vs one at a time (the

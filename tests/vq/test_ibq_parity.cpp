@@ -71,7 +71,9 @@ void check_case(const IbqModel& model, const VqCase& c, bool check_decode) {
   ASSERT_EQ(img.width, c.w);
   ASSERT_EQ(img.height, c.h);
   const fs::path resized_png = test::fixture("images/resize_" + c.source + "_" + std::to_string(c.area) + ".png");
-  if (fs::exists(resized_png)) EXPECT_EQ(img.rgb, read_image(resized_png).rgb) << resized_png;
+  if (fs::exists(resized_png)) {
+    EXPECT_EQ(img.rgb, read_image(resized_png).rgb) << resized_png;
+  }
 
   // latent: encoder + quant_conv.
   const FeatureMap latent = model.encode_latent(img);
