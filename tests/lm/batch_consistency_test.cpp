@@ -97,6 +97,15 @@ TEST(LmBatch, DirectKernelBitIdentical) {
   expect_identical(run(o, kMixed, true), run(o, kMixed, false));
 }
 
+// Internal passes of 4 tokens (rows split across passes, several rows ending in one
+// pass) against whole rows one at a time: bit-identical.
+TEST(LmBatch, SmallPassesBitIdentical) {
+  CpuRunnerOptions a, b;
+  a.gemm_min_rows = b.gemm_min_rows = 1 << 30;
+  a.max_chunk_tokens = 4;
+  expect_identical(run(a, kMixed, true), run(b, kMixed, false));
+}
+
 // Our kernel with a different thread count: still bit-identical.
 TEST(LmBatch, DirectKernelIndependentOfThreads) {
   CpuRunnerOptions a, b;

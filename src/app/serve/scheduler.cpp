@@ -129,13 +129,19 @@ std::shared_ptr<Job> Scheduler::enqueue_locked(const std::string& id, JobInput i
   return job;
 }
 
+size_t Scheduler::capacity_locked() const {
+  // Free batch slots take new requests at the next step; --max-queue more may wait.
+  const size_t free_slots = active_ < static_cast<size_t>(opt_.max_batch) ? opt_.max_batch - active_ : 0;
+  return static_cast<size_t>(opt_.max_queue) + free_slots;
+}
+
 std::vector<std::shared_ptr<Job>> Scheduler::submit(std::vector<JobInput> inputs) {
   std::vector<std::shared_ptr<Job>> out;
   {
     std::lock_guard lk(mu_);
     if (stopping_) throw InputError(503, "", "the server is shutting down");
     if (setup_.readiness == Readiness::Failed) throw InputError(503, "", "the model failed to load: " + setup_.error);
-    if (queue_.size() + inputs.size() > static_cast<size_t>(opt_.max_queue)) {
+    if (queue_.size() + inputs.size() > capacity_locked()) {
       metrics_.prediction_rejected("queue_full");
       throw InputError(429, "", "the queue is full (" + std::to_string(queue_.size()) + " waiting, --max-queue " +
                                     std::to_string(opt_.max_queue) + "): retry later");
@@ -154,7 +160,7 @@ std::pair<std::shared_ptr<Job>, bool> Scheduler::submit_with_id(const std::strin
     if (auto it = jobs_.find(id); it != jobs_.end()) return {it->second, false};
     if (stopping_) throw InputError(503, "", "the server is shutting down");
     if (setup_.readiness == Readiness::Failed) throw InputError(503, "", "the model failed to load: " + setup_.error);
-    if (queue_.size() + 1 > static_cast<size_t>(opt_.max_queue)) {
+    if (queue_.size() + 1 > capacity_locked()) {
       metrics_.prediction_rejected("queue_full");
       throw InputError(429, "", "the queue is full (--max-queue " + std::to_string(opt_.max_queue) + "): retry later");
     }

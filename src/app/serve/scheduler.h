@@ -80,6 +80,7 @@ class Scheduler {
   // With mu_ held:
   void finish_locked(Job& job, JobStatus status, const std::string& error, std::shared_ptr<const JobResult> result);
   void renumber_queue_locked();
+  size_t capacity_locked() const;  // how many may be queued now
   void log_locked(Job& job, const std::string& line);
   std::string new_id_locked();
   std::shared_ptr<Job> enqueue_locked(const std::string& id, JobInput input);
