@@ -2,6 +2,8 @@
 # On the GPU machine: unpack the carried .deb files, build with CUDA (sm_90a),
 # run the GPU tests (and optionally the whole suite), run `emu35 bench`, and
 # print a short table last. Usage: scripts/gpu-check.sh [--all-tests] [--no-bench]
+# Environment: EMU35_BENCH_ARGS adds `emu35 bench` options (e.g. "--e2e",
+# "--only decode1k,gemm"); EMU35_TEST_FILTER a --gtest_filter for the GPU tests.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 all_tests=0; bench=1
@@ -34,7 +36,8 @@ summary+=("build: ok ($(( $(date +%s) - t0 ))s)")
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$out/gpu.txt"
 
 if [[ -x $build/tests/emu35_test_cuda ]]; then
-  $build/tests/emu35_test_cuda --gtest_brief=1 2>&1 | tee "$out/cuda-tests.log" | tail -40
+  $build/tests/emu35_test_cuda --gtest_brief=1 ${EMU35_TEST_FILTER:+--gtest_filter=$EMU35_TEST_FILTER} 2>&1 |
+    tee "$out/cuda-tests.log" | tail -40
   summary+=("cuda tests: $(grep -E '^\[  (PASSED|FAILED)' "$out/cuda-tests.log" | tr '\n' ' ')")
 fi
 if (( all_tests )); then
@@ -43,10 +46,11 @@ if (( all_tests )); then
   grep -E "Failed|\*\*\*" "$out/ctest.log" | head -20
 fi
 if (( bench )) && [[ -x $build/emu35 ]]; then
-  $build/emu35 bench --device cuda --shared ../shared 2>&1 | tee "$out/bench.log" | tail -40
+  # shellcheck disable=SC2086  # EMU35_BENCH_ARGS is split into options on purpose
+  $build/emu35 bench --device cuda --shared ../shared ${EMU35_BENCH_ARGS:-} 2>&1 | tee "$out/bench.log" | tail -60
 fi
 echo
 echo "==== gpu-check summary ===="
 for s in "${summary[@]}"; do echo "$s"; done
-[[ -f $out/bench.log ]] && grep -E "^\|" "$out/bench.log"
+[[ -f $out/bench.log ]] && grep -E "^\||^  - gemm|^device copy|^bf16 GEMM" "$out/bench.log"
 exit 0

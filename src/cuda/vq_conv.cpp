@@ -90,23 +90,27 @@ Plan make_plan(GpuContext& ctx, const ConvShape& s, VqMath math) {
 
     constexpr int kMax = CUDNN_CONVOLUTION_FWD_ALGO_COUNT;
     cudnnConvolutionFwdAlgoPerf_t perf[kMax];
-    int returned = 0;
-    // Measured choice, fastest first. It runs on scratch buffers of its own.
+    int returned = 0, chosen = -1;
+    // Measured choice, fastest first (it runs on scratch buffers of its own);
+    // then the heuristic order if nothing measured fits; then implicit GEMM,
+    // which cuDNN supports for every shape.
     ctx.synchronize();
-    EMU35_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithm(ctx.cudnn(), p.x, p.w, p.conv, p.y, kMax, &returned, perf));
-    int chosen = choose(perf, returned, math);
-    if (chosen < 0) {
-      // Nothing measured fits (e.g. too little memory to try): the heuristic order.
-      EMU35_CUDNN_CHECK(
-          cudnnGetConvolutionForwardAlgorithm_v7(ctx.cudnn(), p.x, p.w, p.conv, p.y, kMax, &returned, perf));
+    if (cudnnFindConvolutionForwardAlgorithm(ctx.cudnn(), p.x, p.w, p.conv, p.y, kMax, &returned, perf) ==
+        CUDNN_STATUS_SUCCESS)
       chosen = choose(perf, returned, math);
+    cudaGetLastError();  // a failed trial allocation must not linger as the last error
+    if (chosen < 0 &&
+        cudnnGetConvolutionForwardAlgorithm_v7(ctx.cudnn(), p.x, p.w, p.conv, p.y, kMax, &returned, perf) ==
+            CUDNN_STATUS_SUCCESS)
+      chosen = choose(perf, returned, math);
+    if (chosen >= 0) {
+      p.algo = perf[chosen].algo;
+      // The float32 modes keep FMA math whatever the result reports; TF32
+      // mode runs the algorithm in the math type it was measured with.
+      if (tf32) EMU35_CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, perf[chosen].mathType));
+    } else {
+      p.algo = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM;
     }
-    if (chosen < 0)
-      throw Error(std::string("cuDNN has no ") + vq_math_name(math) + " algorithm for convolution " + shape_text(s));
-    p.algo = perf[chosen].algo;
-    // The float32 modes keep FMA math whatever the result reports; TF32 mode
-    // runs the algorithm in the math type it was measured with.
-    if (tf32) EMU35_CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, perf[chosen].mathType));
     EMU35_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(ctx.cudnn(), p.x, p.w, p.conv, p.y, p.algo, &p.workspace));
   } catch (...) {
     p.destroy();

@@ -2,7 +2,6 @@
 // Downsample padding, and pixel conversions in and out.
 #include <algorithm>
 #include <cstdint>
-
 #include <string>
 
 #include "common/error.h"

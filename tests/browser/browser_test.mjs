@@ -44,9 +44,9 @@ try {
   await page.fill('#prompt', 'a red fox in fresh snow');
   await page.fill('#seed', '7');
   await page.click('#advanced summary');
-  await page.fill('#target_size', '32x32');
+  await page.fill('#target_size', '12x12');
   await page.fill('#image_area', '4096');
-  await page.fill('#max_new_tokens', '1200');
+  await page.fill('#max_new_tokens', '160');
   await page.check('#start_image');
   await page.click('#go');
 
@@ -56,7 +56,7 @@ try {
   await page.screenshot({ path: join(out, 'drawing.png'), fullPage: true });
   await page.waitForFunction(() => Number(document.body.dataset.doneEvents || 0) >= 1, null, { timeout: 120000 });
 
-  // The result: a 512x512 picture (32x32 tokens) with a PNG download link.
+  // The result: a 192x192 picture (12x12 tokens) with a PNG download link.
   const card = await page.waitForSelector('#gallery figure.card img', { timeout: 30000 });
   await page.waitForFunction((img) => img.complete && img.naturalWidth > 0, card);
   const size = await card.evaluate((img) => [img.naturalWidth, img.naturalHeight]);
@@ -64,7 +64,7 @@ try {
   const stats = await page.evaluate(() => ({ ...document.body.dataset }));
   await page.screenshot({ path: join(out, 'screenshot.png'), fullPage: true });
 
-  if (size[0] !== 512 || size[1] !== 512) fail(`picture is ${size[0]}x${size[1]}, expected 512x512`);
+  if (size[0] !== 192 || size[1] !== 192) fail(`picture is ${size[0]}x${size[1]}, expected 192x192`);
   if (link[0] !== 'data:image/png;base64,') fail(`download link is ${link[0]}`);
   if (!/^emu35-.*\.png$/.test(link[1])) fail(`download name is ${link[1]}`);
   if (Number(stats.progressEvents || 0) < 2) fail(`only ${stats.progressEvents} progress events`);

@@ -23,7 +23,7 @@ if [[ ! -d $here/node_modules/playwright-core ]]; then
 fi
 mkdir -p "$out"
 "$bin" serve --model "$fixtures/model" --vq "$fixtures/vq" --port 0 --threads 2 \
-  --preview-rows 1 --preview-interval-ms 0 >"$out/serve.out" 2>"$out/serve.err" &
+  --preview-rows 3 --preview-interval-ms 0 >"$out/serve.out" 2>"$out/serve.err" &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null' EXIT
 port=""

@@ -121,8 +121,9 @@ TEST(CudaVqLayout, BindsEveryTensorByItsStateDictName) {
   // The values: the codebook row 5 is there.
   const float* row5 = w.codebook + 5 * c.embed_dim;
   model.for_each_parameter([&](const std::string& name, const std::vector<int64_t>&, const std::vector<float>& data) {
-    if (name == "quantize.embedding.weight")
+    if (name == "quantize.embedding.weight") {
       EXPECT_TRUE(std::equal(row5, row5 + c.embed_dim, data.begin() + 5 * c.embed_dim));
+    }
   });
 }
 

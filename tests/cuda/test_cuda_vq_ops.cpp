@@ -1,6 +1,7 @@
 // Each IBQ GPU building block against its CPU counterpart (src/vq) on fresh
-// random inputs at several sizes: float32 within 1e-4 x max |ref| (most far
-// tighter), TF32 within 1e-2, integer results (codes, pixels) exact.
+// random inputs at several sizes: exact float32 within 1e-5 x max |ref|, the
+// fast float32 convolutions (Winograd, FFT) within 1e-3, TF32 within 1e-2,
+// integer results (codes, upsampling, lookups, pixels) exact.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -76,7 +77,7 @@ TEST(CudaVqOps, ConvSameMatchesCpu) {
       vq::add_inplace(ref_res, res);
       DevConv dc(ctx, conv);
       const DevMap dx = upload(ctx, x), dres = upload(ctx, res);
-      const double tol = math == VqMath::kTf32 ? 1e-2 : math == VqMath::kFastFp32 ? 1e-4 : 1e-5;
+      const double tol = math == VqMath::kTf32 ? 1e-2 : math == VqMath::kFastFp32 ? 1e-3 : 1e-5;
       EXPECT_LE(rel_err(download(ctx, conv_same(ctx, dx, dc.d)), ref), tol);
       EXPECT_LE(rel_err(download(ctx, conv_same(ctx, dx, dc.d, &dres)), ref_res), tol);
     }
@@ -266,7 +267,9 @@ TEST(CudaVqOps, CodebookArgmaxEqualsCpu) {
     EXPECT_EQ(got, ref);
     for (int p = 0; p < 6; ++p) {
       int lo = 0, hi = 0;
-      if (planted(p, &lo, &hi)) EXPECT_EQ(got[size_t(p)], lo) << "tie at position " << p;
+      if (planted(p, &lo, &hi)) {
+        EXPECT_EQ(got[size_t(p)], lo) << "tie at position " << p;
+      }
     }
   }
 }

@@ -96,7 +96,8 @@ TEST(CudaVqParity, FixtureCasesMatchReference) {
     const double lat_err = rel_err(latent, ref_latent);
     EXPECT_LE(lat_err, 1e-4);
     ::testing::Test::RecordProperty("gpu_latent_rel_err_" + c.source, sci(lat_err));
-    EXPECT_EQ(gpu.encode_latent(vq::IbqModel::pixels_from_image(img)).data, latent.data);
+    // (Separate runs: equal up to summation order, should an algorithm not be deterministic.)
+    EXPECT_LE(rel_err(gpu.encode_latent(vq::IbqModel::pixels_from_image(img)), latent), 1e-6);
 
     // codes: exact, from the picture and from the reference latent.
     const std::vector<int64_t> ref_codes = ref.to_i64("codes");
@@ -119,7 +120,7 @@ TEST(CudaVqParity, FixtureCasesMatchReference) {
     EXPECT_LE(dec_err, 1e-4);
     ::testing::Test::RecordProperty("gpu_decoded_rel_err_" + c.source, sci(dec_err));
     const Image png = gpu.decode(g);
-    EXPECT_EQ(png.rgb, vq::IbqModel::image_from_float(dec).rgb);  // the on-device conversion
+    EXPECT_LE(max_pixel_diff(png, vq::IbqModel::image_from_float(dec)), 1);  // the on-device conversion
     EXPECT_LE(max_pixel_diff(png, read_image(test::fixture(c.decoded_png))), 1);
     EXPECT_LE(max_pixel_diff(png, fixture_model()->decode(g)), 1);
   }
@@ -197,7 +198,7 @@ TEST(CudaVqParity, ConcurrentCallsAreSerialisedAndAgree) {
   for (auto& th : threads) th.join();
   for (int t = 0; t < 4; ++t) {
     EXPECT_EQ(codes[size_t(t)].codes, want.codes);
-    EXPECT_EQ(pngs[size_t(t)].rgb, want_png.rgb);
+    EXPECT_LE(max_pixel_diff(pngs[size_t(t)], want_png), 1);
   }
 }
 

@@ -104,7 +104,7 @@ TEST_F(ServeApi, CogJpegOutputAndSameSeedSamePicture) {
 }
 
 TEST_F(ServeApi, CogAsyncReturnsAtOnceThenGetFollowsIt) {
-  auto r = client().post_json("/predictions", {{"input", tiny_input(3, "8x8", 120)}}, {{"Prefer", "respond-async"}});
+  auto r = client().post_json("/predictions", {{"input", tiny_input(3, "6x8", 60)}}, {{"Prefer", "respond-async"}});
   ASSERT_EQ(r.status, 202) << r.body;
   json j = r.json();
   EXPECT_TRUE(j["status"] == "starting" || j["status"] == "processing") << r.body;
@@ -112,6 +112,7 @@ TEST_F(ServeApi, CogAsyncReturnsAtOnceThenGetFollowsIt) {
   json done = wait_prediction(client(), j["id"]);
   EXPECT_EQ(done["status"], "succeeded") << done.dump();
   EXPECT_EQ(decode_uri(done["output"][0]).width, 128);
+  EXPECT_EQ(decode_uri(done["output"][0]).height, 96);
 }
 
 TEST_F(ServeApi, CogPutIsIdempotent) {
@@ -178,7 +179,7 @@ TEST_F(ServeApi, CogRatioIsWidthToHeight) {
 }
 
 TEST_F(ServeApi, EventsStreamQueuePositionProgressPreviewAndDone) {
-  auto r = client().post_json("/predictions", {{"input", tiny_input(9, "24x24", 700)}}, {{"Prefer", "respond-async"}});
+  auto r = client().post_json("/predictions", {{"input", tiny_input(9, "8x8", 80)}}, {{"Prefer", "respond-async"}});
   ASSERT_EQ(r.status, 202) << r.body;
   const std::string id = r.json()["id"];
   SseStream s(server_->port(), "/predictions/" + id + "/events");
@@ -197,7 +198,7 @@ TEST_F(ServeApi, EventsStreamQueuePositionProgressPreviewAndDone) {
     } else if (ev->event == "preview") {
       ++previews;
       Image img = decode_uri(d["image"], "image/jpeg");
-      EXPECT_EQ(img.width, 24 * 16);
+      EXPECT_EQ(img.width, 8 * 16);
       EXPECT_EQ(img.height, d["rows_done"].get<int>() * 16);
     } else if (ev->event == "done") {
       done = d;
@@ -206,7 +207,7 @@ TEST_F(ServeApi, EventsStreamQueuePositionProgressPreviewAndDone) {
   }
   EXPECT_GT(progress, 1);
   EXPECT_GT(previews, 0);
-  EXPECT_EQ(rows_total, 24);
+  EXPECT_EQ(rows_total, 8);
   EXPECT_GT(max_rows, 0);
   EXPECT_EQ(done["status"], "succeeded");
   EXPECT_EQ(done["id"], id);

@@ -40,7 +40,7 @@ TEST(ServeBatching, EightConcurrentRequestsMatchSequentialOnes) {
   REQUIRE_SERVER(server);
   HttpClient c = server.client();
   constexpr int kN = 8;
-  auto input = [](int i) { return tiny_input(1000 + i, i % 2 ? "10x12" : "12x10", 200); };
+  auto input = [](int i) { return tiny_input(1000 + i, i % 2 ? "6x8" : "8x6", 64); };
 
   std::vector<json> concurrent(kN);
   std::vector<std::thread> threads;
