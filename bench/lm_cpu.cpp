@@ -82,7 +82,8 @@ void prefill(benchmark::State& state, std::shared_ptr<const lm::LmWeights> w) {
     r->forward({&row, 1}, logits.data());
     r->free_slot(slot);
   }
-  state.counters["tok/s"] = benchmark::Counter(static_cast<double>(n) * state.iterations(), benchmark::Counter::kIsRate);
+  state.counters["tok/s"] =
+      benchmark::Counter(static_cast<double>(n) * state.iterations(), benchmark::Counter::kIsRate);
 }
 
 // Decode steps of `batch` rows (each its own slot) after a state.range(0)-token prompt;
@@ -113,7 +114,8 @@ void decode(benchmark::State& state, std::shared_ptr<const lm::LmWeights> w, int
       state.ResumeTiming();
     }
     std::vector<lm::LmRow> rows;
-    for (int b = 0; b < batch; ++b) rows.push_back({slots[static_cast<size_t>(b)], {&next[static_cast<size_t>(step)], 1}});
+    for (int b = 0; b < batch; ++b)
+      rows.push_back({slots[static_cast<size_t>(b)], {&next[static_cast<size_t>(step)], 1}});
     r->forward(rows, logits.data());
     ++step;
   }
@@ -131,9 +133,15 @@ void BM_Mid_Decode_B2(benchmark::State& s) { decode(s, mid_model(), 2); }
 BENCHMARK(BM_Fixture_Prefill)->Args({25, 0})->Args({512, 0})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_Fixture_Decode_B1)->Args({64, 0})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_Fixture_Decode_B2)->Args({64, 0})->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_Mid_Prefill)->Args({128, 0})->Args({512, 0})->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2);
-BENCHMARK(BM_Mid_Decode_B1)->Args({128, 0})->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2);
-BENCHMARK(BM_Mid_Decode_B2)->Args({128, 0})->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2);
+BENCHMARK(BM_Mid_Prefill)
+    ->Args({128, 0})
+    ->Args({512, 0})
+    ->Args({128, 1})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->MinTime(2);
+BENCHMARK(BM_Mid_Decode_B1)->Args({128, 0})->Args({128, 1})->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2);
+BENCHMARK(BM_Mid_Decode_B2)->Args({128, 0})->Args({128, 1})->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2);
 
 // One matmul of the mid-size model's MLP shape (2816 x 1024, bf16) on M rows through
 // either path: where the sgemm path starts to win (gemm_min_rows).
@@ -164,7 +172,10 @@ void matmul(benchmark::State& state, bool blas) {
 }
 void BM_Matmul_Direct(benchmark::State& s) { matmul(s, false); }
 void BM_Matmul_Blas(benchmark::State& s) { matmul(s, true); }
-BENCHMARK(BM_Matmul_Direct)->ArgsProduct({{1, 2, 4, 8, 16, 32, 64}, {0}})->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_Matmul_Direct)
+    ->ArgsProduct({{1, 2, 4, 8, 16, 32, 64}, {0}})
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
 BENCHMARK(BM_Matmul_Blas)->ArgsProduct({{1, 2, 4, 8, 16, 32, 64}, {0}})->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 }  // namespace

@@ -30,9 +30,12 @@ struct BenchArgs {
 std::string seconds(double s) {
   char buf[64];
   if (s <= 0) return "-";
-  if (s < 1e-3) std::snprintf(buf, sizeof buf, "%.1f us", s * 1e6);
-  else if (s < 1.0) std::snprintf(buf, sizeof buf, "%.2f ms", s * 1e3);
-  else std::snprintf(buf, sizeof buf, "%.2f s", s);
+  if (s < 1e-3)
+    std::snprintf(buf, sizeof buf, "%.1f us", s * 1e6);
+  else if (s < 1.0)
+    std::snprintf(buf, sizeof buf, "%.2f ms", s * 1e3);
+  else
+    std::snprintf(buf, sizeof buf, "%.2f s", s);
   return buf;
 }
 
@@ -112,7 +115,8 @@ static RegisterCommand reg{
     [](CLI::App& sub) -> std::function<int()> {
       auto a = std::make_shared<BenchArgs>();
       sub.add_option("--device", a->device, "cuda or cuda:N")->capture_default_str();
-      sub.add_option("--shared", a->shared, "folder holding configs/emu3.5-34b.json and configs/emu3.5-visiontokenizer.yaml")
+      sub.add_option("--shared", a->shared,
+                     "folder holding configs/emu3.5-34b.json and configs/emu3.5-visiontokenizer.yaml")
           ->capture_default_str();
       sub.add_option("--only", a->only,
                      "rows to run (repeat or comma-separate): decode1k, decode4k, decode16, prefill4k, gemm, vq, e2e");

@@ -2,6 +2,7 @@
 // A debugging tool for the transformer (CPU backend).
 #include <algorithm>
 #include <iostream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <string>
@@ -56,26 +57,30 @@ int run_logits(const std::string& model, const std::string& ids_text, int top, i
            (logits[static_cast<size_t>(a)] == logits[static_cast<size_t>(b)] && a < b);
   });
   nlohmann::json out = {{"top", nlohmann::json::array()}};
-  for (int i = 0; i < k; ++i)
-    out["top"].push_back({{"id", order[static_cast<size_t>(i)]}, {"logit", logits[static_cast<size_t>(order[static_cast<size_t>(i)])]}});
+  for (int i = 0; i < k; ++i) {
+    const int id = order[static_cast<size_t>(i)];
+    out["top"].push_back({{"id", id}, {"logit", logits[static_cast<size_t>(id)]}});
+  }
   std::cout << out.dump() << "\n";
   return 0;
 }
 
-const RegisterCommand reg_logits{"logits", "Print the top next-token logits after a list of token ids (debugging)", 70,
-                    [](CLI::App& sub) -> std::function<int()> {
-                      auto model = std::make_shared<std::string>();
-                      auto ids = std::make_shared<std::string>();
-                      auto top = std::make_shared<int>(10);
-                      auto threads = std::make_shared<int>(0);
-                      sub.add_option("--model", *model, "Emu3.5 model folder (config.json + safetensors)")
-                          ->required();
-                      sub.add_option("--ids", *ids, "token ids as a JSON list, e.g. '[151849, 3838]'")->required();
-                      sub.add_option("--top", *top, "how many of the highest logits to print")
-                          ->capture_default_str();
-                      sub.add_option("--threads", *threads, "CPU threads (0 = all cores)")->capture_default_str();
-                      return [=] { return run_logits(*model, *ids, *top, *threads); };
-                    }};
+struct LogitsOpts {
+  std::string model, ids;
+  int top = 10;
+  int threads = 0;
+};
+
+const RegisterCommand reg_logits{
+    "logits", "Print the top next-token logits after a list of token ids (a debugging tool)", 70,
+    [](CLI::App& sub) {
+      auto o = std::make_shared<LogitsOpts>();
+      sub.add_option("--model", o->model, "Emu3.5 model folder (config.json + safetensors)")->required();
+      sub.add_option("--ids", o->ids, "Token ids as a JSON array, e.g. '[151849, 3838]'")->required();
+      sub.add_option("--top", o->top, "How many of the highest logits to print")->capture_default_str();
+      sub.add_option("--threads", o->threads, "CPU threads (0 = all cores)")->capture_default_str();
+      return std::function<int()>([o] { return run_logits(o->model, o->ids, o->top, o->threads); });
+    }};
 
 }  // namespace
 }  // namespace emu35::app

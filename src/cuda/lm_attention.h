@@ -37,9 +37,9 @@ size_t decode_workspace_floats(int tokens, int heads, int head_dim, int splits);
 // out[tok] (activation type, [heads * head_dim]) for the query tokens
 // qtok[0 .. nq) (token indices of the pass; nullptr = tokens 0 .. nq-1), each
 // attending to positions 0 .. toks[tok].pos of its segment's cache.
-void decode_attention(const void* q, const int32_t* qtok, int nq, const TokMeta* toks, const SegMeta* segs,
-                      int heads, const KvLayout& kv, int layer, float scale, int splits, float* workspace, void* out,
-                      ActType type, cudaStream_t stream);
+void decode_attention(const void* q, const int32_t* qtok, int nq, const TokMeta* toks, const SegMeta* segs, int heads,
+                      const KvLayout& kv, int layer, float scale, int splits, float* workspace, void* out, ActType type,
+                      cudaStream_t stream);
 
 bool prefill_attention_supported(ActType type, int head_dim);
 

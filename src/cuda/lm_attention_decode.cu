@@ -95,7 +95,8 @@ __global__ void __launch_bounds__(kThreads)
   float* qs = reinterpret_cast<float*>(smem);  // [hd][group]
   float* ps = qs + hd * group;                 // [kTile][group]
   float* red = ps + kTile * group;             // [8][group]: 4 warp maxima, 4 warp sums
-  T* Ks = reinterpret_cast<T*>(smem + align16(sizeof(float) * (size_t(hd) * group + size_t(kTile) * group + 8 * group)));
+  T* Ks =
+      reinterpret_cast<T*>(smem + align16(sizeof(float) * (size_t(hd) * group + size_t(kTile) * group + 8 * group)));
   T* Vs = Ks + kTile * ld;
 
   for (int i = tid; i < group * hd; i += kThreads) {
@@ -207,7 +208,7 @@ __global__ void __launch_bounds__(kThreads)
         for (int e = 0; e < kMaxDims; ++e) acc[h][e] *= alpha;
       }
 
-    // Output dims tid and tid + 128 of every head.
+      // Output dims tid and tid + 128 of every head.
 #pragma unroll
     for (int e = 0; e < kMaxDims; ++e) {
       const int d = tid + e * kThreads;
@@ -307,8 +308,8 @@ size_t decode_workspace_floats(int tokens, int heads, int head_dim, int splits) 
 }
 
 void decode_attention(const void* q, const int32_t* qtok, int nq, const TokMeta* toks, const SegMeta* segs, int heads,
-                      const KvLayout& kv, int layer, float scale, int splits, float* workspace, void* out,
-                      ActType type, cudaStream_t stream) {
+                      const KvLayout& kv, int layer, float scale, int splits, float* workspace, void* out, ActType type,
+                      cudaStream_t stream) {
   if (nq <= 0) return;
   if (!decode_attention_supported(heads, kv.kv_heads, kv.head_dim))
     throw Error("CUDA attention: unsupported shape (" + std::to_string(heads) + " heads, " +
@@ -321,20 +322,18 @@ void decode_attention(const void* q, const int32_t* qtok, int nq, const TokMeta*
     const size_t bytes = smem_bytes<bf16>(hd, group);
     ensure_smem<bf16>(bytes);
     decode_attn_kernel<bf16><<<grid, kThreads, bytes, stream>>>(static_cast<const bf16*>(q), qtok, toks, segs, heads,
-                                                                kv.kv_heads, hd, layer, scale, splits, o_part,
-                                                                ml_part);
+                                                                kv.kv_heads, hd, layer, scale, splits, o_part, ml_part);
     EMU35_LAUNCH_CHECK();
-    decode_combine_kernel<bf16><<<dim3(nq, heads), 128, 0, stream>>>(o_part, ml_part, qtok, heads, hd, splits,
-                                                                     static_cast<bf16*>(out));
+    decode_combine_kernel<bf16>
+        <<<dim3(nq, heads), 128, 0, stream>>>(o_part, ml_part, qtok, heads, hd, splits, static_cast<bf16*>(out));
   } else {
     const size_t bytes = smem_bytes<float>(hd, group);
     ensure_smem<float>(bytes);
-    decode_attn_kernel<float><<<grid, kThreads, bytes, stream>>>(static_cast<const float*>(q), qtok, toks, segs,
-                                                                 heads, kv.kv_heads, hd, layer, scale, splits, o_part,
-                                                                 ml_part);
+    decode_attn_kernel<float><<<grid, kThreads, bytes, stream>>>(
+        static_cast<const float*>(q), qtok, toks, segs, heads, kv.kv_heads, hd, layer, scale, splits, o_part, ml_part);
     EMU35_LAUNCH_CHECK();
-    decode_combine_kernel<float><<<dim3(nq, heads), 128, 0, stream>>>(o_part, ml_part, qtok, heads, hd, splits,
-                                                                      static_cast<float*>(out));
+    decode_combine_kernel<float>
+        <<<dim3(nq, heads), 128, 0, stream>>>(o_part, ml_part, qtok, heads, hd, splits, static_cast<float*>(out));
   }
   EMU35_LAUNCH_CHECK();
 }

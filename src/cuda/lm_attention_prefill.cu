@@ -30,7 +30,7 @@ __global__ void __launch_bounds__(kThreads)
     flash_prefill_kernel(const bf16* __restrict__ q, const int32_t* __restrict__ seg_ids,
                          const SegMeta* __restrict__ segs, int nh, int nkv, int layer, float scale_log2,
                          bf16* __restrict__ out) {
-  constexpr int LD = HD + 8;  // padded row: ldmatrix rows land in distinct banks
+  constexpr int LD = HD + 8;   // padded row: ldmatrix rows land in distinct banks
   constexpr int KS = HD / 16;  // k16 steps over head_dim
   constexpr int DB = HD / 8;   // n8 blocks over head_dim
   __shared__ __align__(16) bf16 sK[kBN * LD];
@@ -42,8 +42,8 @@ __global__ void __launch_bounds__(kThreads)
   const int h = blockIdx.y, g = h / (nh / nkv);
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int gr = lane >> 2, tq = lane & 3;
-  const int nq = min(kBM, sg.ntok - q0);            // valid query rows of this block
-  const int kv_end = sg.pos0 + q0 + nq;             // positions attended: [0, kv_end)
+  const int nq = min(kBM, sg.ntok - q0);  // valid query rows of this block
+  const int kv_end = sg.pos0 + q0 + nq;   // positions attended: [0, kv_end)
   const size_t qstride = static_cast<size_t>(nh) * HD;
   const bf16* cache = static_cast<const bf16*>(sg.kv);
   const size_t head_stride = static_cast<size_t>(sg.cap) * HD;
@@ -55,7 +55,8 @@ __global__ void __launch_bounds__(kThreads)
   for (int c = tid; c < kBM * CPR; c += kThreads) {
     const int r = c / CPR, cc = c % CPR;
     const bool ok = r < nq;
-    const bf16* src = q + static_cast<size_t>(sg.tok0 + q0 + (ok ? r : 0)) * qstride + static_cast<size_t>(h) * HD + cc * 8;
+    const bf16* src =
+        q + static_cast<size_t>(sg.tok0 + q0 + (ok ? r : 0)) * qstride + static_cast<size_t>(h) * HD + cc * 8;
     dev::cp_async16(sK + r * LD + cc * 8, src, ok ? 16 : 0);
   }
   dev::cp_async_commit();

@@ -24,7 +24,7 @@ namespace emu35::cuda {
 namespace {
 using Clock = std::chrono::steady_clock;
 
-constexpr int kImageSide = 64;        // 64x64 tokens = a 1024x1024 picture
+constexpr int kImageSide = 64;          // 64x64 tokens = a 1024x1024 picture
 constexpr double kDecodeTarget = 1.15;  // x floor
 constexpr double kBatchTarget = 1.3;    // 8 requests vs 1
 constexpr double kPrefillTarget = 1.5;  // s
@@ -181,8 +181,10 @@ std::vector<std::string> gemm_notes(const Model& m, int device, double copy_bw) 
       double best[2] = {1e30, 1e30};
       for (int path = 0; path < 2; ++path) {
         const auto run = [&] {
-          if (path == 0) g.matmul_streaming(x.get(), M, dm, y.as<float>(), s.n, stream.get());
-          else g.matmul_cublaslt(x.get(), M, dm, y.as<float>(), s.n, stream.get());
+          if (path == 0)
+            g.matmul_streaming(x.get(), M, dm, y.as<float>(), s.n, stream.get());
+          else
+            g.matmul_cublaslt(x.get(), M, dm, y.as<float>(), s.n, stream.get());
         };
         run();
         Event e0(true), e1(true);
@@ -357,8 +359,8 @@ BenchRow e2e_row(const LmBenchResult& lm, double ibq_decode_s, bool measured) {
       t += lm.step_1k_s + (lm.step_4k_s - lm.step_1k_s) * (ctx - 1024) / (4096 - 1024);
     }
     r.measured_s = t + ibq_decode_s;
-    r.basis = fmt("estimate: decode steps interpolated from the 1K/4K rows (%.1f s) + IBQ decode %.2f s", t,
-                  ibq_decode_s);
+    r.basis =
+        fmt("estimate: decode steps interpolated from the 1K/4K rows (%.1f s) + IBQ decode %.2f s", t, ibq_decode_s);
   } else {
     r.basis = "needs the decode1k and decode4k rows (or --e2e)";
   }

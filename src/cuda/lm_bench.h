@@ -24,7 +24,7 @@ struct LmBenchOptions {
 
 struct LmBenchResult {
   std::vector<BenchRow> rows;
-  std::vector<std::string> notes;  // extra measurements (GEMM paths), printed below the table
+  std::vector<std::string> notes;       // extra measurements (GEMM paths), printed below the table
   double step_1k_s = 0, step_4k_s = 0;  // decode step of one CFG pair, 0 when not measured
   double e2e_lm_s = 0;                  // the generation loop of the e2e run (with --e2e)
   double e2e_prompt_tokens = 0;

@@ -53,8 +53,8 @@ int CudaRunner::new_slot(int max_tokens) {
   CurrentDevice dev(m.opts.device);
   check(max_tokens >= 1, "new_slot: max_tokens must be at least 1, got " + std::to_string(max_tokens));
   check(max_tokens <= m.maxpos, "new_slot: " + std::to_string(max_tokens) +
-                                    " tokens exceed the model's max_position_embeddings (" +
-                                    std::to_string(m.maxpos) + ")");
+                                    " tokens exceed the model's max_position_embeddings (" + std::to_string(m.maxpos) +
+                                    ")");
   KvSlotState s;
   int best = -1;
   for (size_t i = 0; i < m.spare.size(); ++i) {
@@ -114,7 +114,7 @@ void CudaRunner::fill_slot_random(int slot, int length, uint64_t seed) {
   CurrentDevice dev(m.opts.device);
   KvSlotState& s = slot_at(m.slots, slot);
   check(length >= 0 && length <= s.capacity, "fill_slot_random: length " + std::to_string(length) +
-                                                  " outside the slot's capacity " + std::to_string(s.capacity));
+                                                 " outside the slot's capacity " + std::to_string(s.capacity));
   lmk::fill_random(s.buf.get(), m.act, s.buf.bytes() / act_size(m.act), seed, 1.0f, m.stream->get());
   m.stream->synchronize();
   s.length = length;
@@ -182,16 +182,22 @@ void CudaRunner::Impl::enqueue(const Pass& p) {
   float* GU = gu.as<float>();
 
   switch (embed_mode) {
-    case EmbedMode::DeviceTable: lmk::embed(ids, n, embed_table.get(), embed_dtype, H, X, s); break;
-    case EmbedMode::HostTable: lmk::embed(nullptr, n, emb_rows_dev.get(), embed_dtype, H, X, s); break;
-    case EmbedMode::Random: lmk::embed_random(ids, n, H, embed_seed, embed_scale, X, s); break;
+    case EmbedMode::DeviceTable:
+      lmk::embed(ids, n, embed_table.get(), embed_dtype, H, X, s);
+      break;
+    case EmbedMode::HostTable:
+      lmk::embed(nullptr, n, emb_rows_dev.get(), embed_dtype, H, X, s);
+      break;
+    case EmbedMode::Random:
+      lmk::embed_random(ids, n, H, embed_seed, embed_scale, X, s);
+      break;
   }
   lmk::add_rmsnorm(X, nullptr, norm_in(0), h.get(), act, n, H, eps, s);
   for (int l = 0; l < layers; ++l) {
     const LayerWeights& L = lw[size_t(l)];
     gemm->matmul(h.get(), n, L.qkv, QKV, qd + 2 * kvd, s);
-    lmk::qk_norm_rope(QKV, n, toks, segs, norm_q(l), norm_k(l), rope_cos.as<float>(), rope_sin.as<float>(), nh, kvl,
-                      l, eps, q.get(), act, s);
+    lmk::qk_norm_rope(QKV, n, toks, segs, norm_q(l), norm_k(l), rope_cos.as<float>(), rope_sin.as<float>(), nh, kvl, l,
+                      eps, q.get(), act, s);
     if (p.ndec > 0)
       lmk::decode_attention(q.get(), dec, p.ndec, toks, segs, nh, kvl, l, scale, p.splits, decode_ws.as<float>(),
                             att.get(), act, s);
@@ -286,8 +292,8 @@ void CudaRunner::Impl::run_eager(std::span<const lm::LmRow> rows) {
     EMU35_CUDA_CHECK(cudaMemcpyAsync(meta_dev.get(), meta_host.get(), p.meta.end, cudaMemcpyHostToDevice, st));
     if (embed_mode == EmbedMode::HostTable) {
       gather_host_embeddings(ids.data(), n);
-      EMU35_CUDA_CHECK(cudaMemcpyAsync(emb_rows_dev.get(), emb_rows_host.get(),
-                                       size_t(n) * H * dtype_size(embed_dtype), cudaMemcpyHostToDevice, st));
+      EMU35_CUDA_CHECK(cudaMemcpyAsync(emb_rows_dev.get(), emb_rows_host.get(), size_t(n) * H * dtype_size(embed_dtype),
+                                       cudaMemcpyHostToDevice, st));
     }
     meta_uploaded->record(st);
 

@@ -43,17 +43,17 @@ struct CudaRunnerOptions {
   int max_chunk_tokens = 0;  // tokens per pass (bounds activation memory); 0 = 2048
   bool cuda_graphs = true;   // capture the all-decode step per row count and replay it
   EmbeddingPlacement embedding = EmbeddingPlacement::Auto;
-  bool progress = true;               // loading progress bar on stderr (when it is a terminal)
-  bool prefill_tensor_cores = true;   // false: prefill tokens use the decode attention kernel too
+  bool progress = true;              // loading progress bar on stderr (when it is a terminal)
+  bool prefill_tensor_cores = true;  // false: prefill tokens use the decode attention kernel too
 };
 
 struct RunnerMemory {
-  uint64_t weights = 0;           // device bytes of the transformer weights (lm_head included)
-  uint64_t embedding = 0;         // device bytes of the input embedding (0 when on the host)
-  uint64_t activations = 0;       // pass buffers, logits, workspaces
-  uint64_t kv_cache = 0;          // bytes held by live and cached KV slots
+  uint64_t weights = 0;      // device bytes of the transformer weights (lm_head included)
+  uint64_t embedding = 0;    // device bytes of the input embedding (0 when on the host)
+  uint64_t activations = 0;  // pass buffers, logits, workspaces
+  uint64_t kv_cache = 0;     // bytes held by live and cached KV slots
   uint64_t kv_bytes_per_token = 0;
-  uint64_t streamed_per_step = 0; // weight bytes one pass reads (everything but the input embedding)
+  uint64_t streamed_per_step = 0;  // weight bytes one pass reads (everything but the input embedding)
   bool embedding_on_device = false;
 };
 

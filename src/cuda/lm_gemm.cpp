@@ -81,8 +81,8 @@ struct GemmEngine::Impl {
   }
 
   const Plan& plan(const void* x, int M, const DevMatrix& w, float* y, int64_t ldy) {
-    const PlanKey key{M, w.n, w.k, ldy, static_cast<int>(w.type), alignment_of(x), alignment_of(w.data),
-                      alignment_of(y)};
+    const PlanKey key{
+        M, w.n, w.k, ldy, static_cast<int>(w.type), alignment_of(x), alignment_of(w.data), alignment_of(y)};
     auto it = plans.find(key);
     if (it != plans.end()) return it->second;
     Plan p;
@@ -93,9 +93,12 @@ struct GemmEngine::Impl {
       EMU35_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta));
       EMU35_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb));
       // Column-major view: y^T [N x M] = W (stored K x N, transposed) * x^T (stored K x M).
-      EMU35_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.la, dt, static_cast<uint64_t>(w.k), static_cast<uint64_t>(w.n), w.k));
-      EMU35_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.lb, dt, static_cast<uint64_t>(w.k), static_cast<uint64_t>(M), w.k));
-      EMU35_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.lc, CUDA_R_32F, static_cast<uint64_t>(w.n), static_cast<uint64_t>(M), ldy));
+      EMU35_CUBLAS_CHECK(
+          cublasLtMatrixLayoutCreate(&p.la, dt, static_cast<uint64_t>(w.k), static_cast<uint64_t>(w.n), w.k));
+      EMU35_CUBLAS_CHECK(
+          cublasLtMatrixLayoutCreate(&p.lb, dt, static_cast<uint64_t>(w.k), static_cast<uint64_t>(M), w.k));
+      EMU35_CUBLAS_CHECK(
+          cublasLtMatrixLayoutCreate(&p.lc, CUDA_R_32F, static_cast<uint64_t>(w.n), static_cast<uint64_t>(M), ldy));
       cublasLtMatmulPreference_t pref = nullptr;
       EMU35_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
       struct PrefGuard {
@@ -103,14 +106,20 @@ struct GemmEngine::Impl {
         ~PrefGuard() { cublasLtMatmulPreferenceDestroy(p); }
       } guard{pref};
       const size_t wsb = lt_workspace.bytes();
-      EMU35_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &wsb, sizeof wsb));
+      EMU35_CUBLAS_CHECK(
+          cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &wsb, sizeof wsb));
       const uint32_t schemes = CUBLASLT_REDUCTION_SCHEME_MASK & ~uint32_t(CUBLASLT_REDUCTION_SCHEME_INPLACE);
-      EMU35_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_REDUCTION_SCHEME_MASK, &schemes, sizeof schemes));
+      EMU35_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_REDUCTION_SCHEME_MASK,
+                                                              &schemes, sizeof schemes));
       const uint32_t aa = key.aw, ab = key.ax, ac = key.ay;
-      EMU35_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &aa, sizeof aa));
-      EMU35_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &ab, sizeof ab));
-      EMU35_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &ac, sizeof ac));
-      EMU35_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &ac, sizeof ac));
+      EMU35_CUBLAS_CHECK(
+          cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &aa, sizeof aa));
+      EMU35_CUBLAS_CHECK(
+          cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &ab, sizeof ab));
+      EMU35_CUBLAS_CHECK(
+          cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &ac, sizeof ac));
+      EMU35_CUBLAS_CHECK(
+          cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &ac, sizeof ac));
       cublasLtMatmulHeuristicResult_t res{};
       int found = 0;
       EMU35_CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(lt, p.op, p.la, p.lb, p.lc, p.lc, pref, 1, &res, &found));
@@ -131,7 +140,8 @@ GemmEngine::GemmEngine(size_t cublaslt_workspace) : impl_(std::make_unique<Impl>
   EMU35_CUBLAS_CHECK(cublasLtCreate(&impl_->lt));
   impl_->lt_workspace = DeviceBuffer(cublaslt_workspace, "cuBLASLt workspace");
   impl_->sms = device_sm_count();
-  if (const char* e = std::getenv("EMU35_GEMV"); e && std::strcmp(e, "cublaslt") == 0) small_ = SmallBatchPath::CublasLt;
+  if (const char* e = std::getenv("EMU35_GEMV"); e && std::strcmp(e, "cublaslt") == 0)
+    small_ = SmallBatchPath::CublasLt;
 }
 
 GemmEngine::~GemmEngine() = default;
@@ -160,8 +170,7 @@ void GemmEngine::matmul_streaming(const void* x, int M, const DevMatrix& w, floa
                  impl_->gemv_counters.as<unsigned>(), stream);
 }
 
-void GemmEngine::matmul_cublaslt(const void* x, int M, const DevMatrix& w, float* y, int64_t ldy,
-                                 cudaStream_t stream) {
+void GemmEngine::matmul_cublaslt(const void* x, int M, const DevMatrix& w, float* y, int64_t ldy, cudaStream_t stream) {
   if (M <= 0) return;
   const Plan& p = impl_->plan(x, M, w, y, ldy);
   const float alpha = 1.0f, beta = 0.0f;

@@ -115,7 +115,8 @@ __global__ void __launch_bounds__(kThreads)
         const int row = g + (e >= 2 ? 8 : 0), m = nt * 8 + 2 * t + (e & 1);
         if (n0 + row >= N || m >= M) continue;
         float v = 0.0f;
-        for (int s = 0; s < splits; ++s) v += __ldcg(&ws[((static_cast<size_t>(s) * gridDim.x + tile) * 16 + row) * 16 + m]);
+        for (int s = 0; s < splits; ++s)
+          v += __ldcg(&ws[((static_cast<size_t>(s) * gridDim.x + tile) * 16 + row) * 16 + m]);
         y[static_cast<int64_t>(m) * ldy + n0 + row] = v;
       }
   }
@@ -153,7 +154,8 @@ size_t gemv_counters(int64_t N) { return static_cast<size_t>(tiles_of(N)); }
 
 void gemv_bf16(const void* x, int M, const void* w, int64_t N, int64_t K, float* y, int64_t ldy, int splits,
                float* workspace, unsigned* counters, cudaStream_t stream) {
-  if (!gemv_supported(M, K)) throw Error("gemv_bf16: unsupported shape M=" + std::to_string(M) + " K=" + std::to_string(K));
+  if (!gemv_supported(M, K))
+    throw Error("gemv_bf16: unsupported shape M=" + std::to_string(M) + " K=" + std::to_string(K));
   if (N <= 0) return;
   if (N > (int64_t{1} << 31) - 16 || K > (int64_t{1} << 31) - 1) throw Error("gemv_bf16: matrix too large");
   int ksplit = 0, eff = 1;

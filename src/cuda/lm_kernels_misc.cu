@@ -17,10 +17,14 @@ unsigned blocks_for(size_t n, int threads) {
 
 int dtype_code(DType t) {
   switch (t) {
-    case DType::BF16: return 0;
-    case DType::F16: return 1;
-    case DType::F32: return 2;
-    default: throw Error("CUDA backend: unsupported stored dtype " + std::string(dtype_name(t)));
+    case DType::BF16:
+      return 0;
+    case DType::F16:
+      return 1;
+    case DType::F32:
+      return 2;
+    default:
+      throw Error("CUDA backend: unsupported stored dtype " + std::string(dtype_name(t)));
   }
 }
 
@@ -68,8 +72,7 @@ __global__ void fill_random_kernel(T* dst, size_t n, uint64_t seed, float scale)
 }
 
 __global__ void fill_f32_kernel(float* dst, size_t n, float v) {
-  for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < n; i += size_t(gridDim.x) * blockDim.x)
-    dst[i] = v;
+  for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < n; i += size_t(gridDim.x) * blockDim.x) dst[i] = v;
 }
 
 }  // namespace

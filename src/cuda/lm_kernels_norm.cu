@@ -11,8 +11,9 @@ namespace {
 using dev::bf16;
 
 template <class T>
-__global__ void add_rmsnorm_kernel(float* __restrict__ x, const float* __restrict__ delta, const float* __restrict__ w,
-                                   T* __restrict__ out, int H, float eps) {
+__global__ void __launch_bounds__(1024)
+    add_rmsnorm_kernel(float* __restrict__ x, const float* __restrict__ delta, const float* __restrict__ w,
+                       T* __restrict__ out, int H, float eps) {
   __shared__ double red[32];
   const size_t row = static_cast<size_t>(blockIdx.x) * H;
   float* xr = x + row;
@@ -99,9 +100,8 @@ void qk_norm_rope(const float* qkv, int T, const TokMeta* toks, const SegMeta* s
   if (T <= 0) return;
   const int threads = 256;
   if (type == ActType::BF16)
-    qk_norm_rope_kernel<bf16><<<T, threads, 0, stream>>>(qkv, toks, segs, q_norm, k_norm, cos_t, sin_t, nh,
-                                                         kv.kv_heads, kv.head_dim, layer, eps,
-                                                         static_cast<bf16*>(q_out));
+    qk_norm_rope_kernel<bf16><<<T, threads, 0, stream>>>(qkv, toks, segs, q_norm, k_norm, cos_t, sin_t, nh, kv.kv_heads,
+                                                         kv.head_dim, layer, eps, static_cast<bf16*>(q_out));
   else
     qk_norm_rope_kernel<float><<<T, threads, 0, stream>>>(qkv, toks, segs, q_norm, k_norm, cos_t, sin_t, nh,
                                                           kv.kv_heads, kv.head_dim, layer, eps,

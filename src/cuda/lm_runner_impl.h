@@ -29,15 +29,15 @@ struct MetaLayout {
 
 // What one pass does; the metadata it reads is already on the device.
 struct Pass {
-  int n = 0;                 // tokens
-  int nseg = 0;              // segments (rows, or parts of rows)
-  int ndec = 0;              // tokens for decode_attention
-  bool dec_all = false;      // ... namely every token, in order
-  int npre = 0, max_pre = 0; // segments for prefill_attention, their largest token count
-  int nlast = 0;             // rows whose logits this pass writes ...
-  int row0 = 0;              // ... from logits row row0 on
-  bool last_all = false;     // the rows' last tokens are tokens 0 .. n-1
-  int splits = 1;            // decode_attention context splits
+  int n = 0;                  // tokens
+  int nseg = 0;               // segments (rows, or parts of rows)
+  int ndec = 0;               // tokens for decode_attention
+  bool dec_all = false;       // ... namely every token, in order
+  int npre = 0, max_pre = 0;  // segments for prefill_attention, their largest token count
+  int nlast = 0;              // rows whose logits this pass writes ...
+  int row0 = 0;               // ... from logits row row0 on
+  bool last_all = false;      // the rows' last tokens are tokens 0 .. n-1
+  int splits = 1;             // decode_attention context splits
   MetaLayout meta;
 };
 

@@ -27,8 +27,7 @@ size_t align256(size_t b) { return (b + 255) & ~size_t(255); }
 int checked_device(int device) {
   const int devices = device_count();
   if (device < 0 || device >= devices)
-    throw Error("CUDA device " + std::to_string(device) + " does not exist (" + std::to_string(devices) +
-                " visible)");
+    throw Error("CUDA device " + std::to_string(device) + " does not exist (" + std::to_string(devices) + " visible)");
   return device;
 }
 }  // namespace
@@ -114,8 +113,7 @@ float* CudaRunner::Impl::norm_final() const { return norm_in(layers); }
 
 void CudaRunner::Impl::plan_and_allocate(uint64_t embed_bytes) {
   const uint64_t es = act_size(act);
-  const uint64_t layer_elems =
-      uint64_t(qd + 2 * kvd) * H + uint64_t(H) * qd + 2 * uint64_t(I) * H + uint64_t(H) * I;
+  const uint64_t layer_elems = uint64_t(qd + 2 * kvd) * H + uint64_t(H) * qd + 2 * uint64_t(I) * H + uint64_t(H) * I;
   const uint64_t head_bytes = uint64_t(V) * H * es;
   const uint64_t norm_floats = uint64_t(layers) * (2 * H + 2 * hd) + H;
   const uint64_t w_bytes = uint64_t(layers) * layer_elems * es + head_bytes + norm_floats * 4;
@@ -132,11 +130,11 @@ void CudaRunner::Impl::plan_and_allocate(uint64_t embed_bytes) {
   if (act == ActType::BF16) {
     const int64_t shapes[5][2] = {{qd + 2 * kvd, H}, {H, qd}, {2 * int64_t(I), H}, {H, I}, {V, H}};
     for (const auto& s : shapes)
-      gemv_bytes = std::max<uint64_t>(
-          gemv_bytes, lmk::gemv_workspace_floats(s[0], lmk::gemv_splits(s[0], s[1], sms)) * 4 + lmk::gemv_counters(s[0]) * 4);
+      gemv_bytes =
+          std::max<uint64_t>(gemv_bytes, lmk::gemv_workspace_floats(s[0], lmk::gemv_splits(s[0], s[1], sms)) * 4 +
+                                             lmk::gemv_counters(s[0]) * 4);
   }
-  const uint64_t host_rows_bytes =
-      embed_mode == EmbedMode::Random ? 0 : T * uint64_t(H) * dtype_size(embed_dtype);
+  const uint64_t host_rows_bytes = embed_mode == EmbedMode::Random ? 0 : T * uint64_t(H) * dtype_size(embed_dtype);
   const uint64_t act_bytes = pass_bytes + dec_floats * 4 + meta_bytes + rows_bytes + gemv_bytes + rope_bytes;
   const uint64_t base = w_bytes + act_bytes + kLtWorkspace + kMargin;
 
@@ -227,7 +225,8 @@ void CudaRunner::Impl::upload_weights() {
   uint64_t total = 0;
   const auto stored = [](const lm::WeightMatrix& m) { return uint64_t(m.rows) * m.cols * dtype_size(m.dtype); };
   for (const lm::LmLayerWeights& L : W.layers)
-    for (const lm::WeightMatrix* m : {&L.q_proj, &L.k_proj, &L.v_proj, &L.o_proj, &L.gate_proj, &L.up_proj, &L.down_proj})
+    for (const lm::WeightMatrix* m :
+         {&L.q_proj, &L.k_proj, &L.v_proj, &L.o_proj, &L.gate_proj, &L.up_proj, &L.down_proj})
       total += stored(*m);
   total += stored(W.lm_head);
   if (embed_mode == EmbedMode::DeviceTable) total += stored(W.embed_tokens);
@@ -256,7 +255,8 @@ void CudaRunner::Impl::upload_weights() {
   }
   std::copy(W.final_norm.begin(), W.final_norm.end(), nv.data() + size_t(layers) * (2 * H + 2 * hd));
   put(W.lm_head, lm_head_buf.get());
-  if (embed_mode == EmbedMode::DeviceTable) up.upload_bytes(W.embed_tokens.data, stored(W.embed_tokens), embed_table.get());
+  if (embed_mode == EmbedMode::DeviceTable)
+    up.upload_bytes(W.embed_tokens.data, stored(W.embed_tokens), embed_table.get());
   up.finish();
   EMU35_CUDA_CHECK(cudaMemcpy(norms.get(), nv.data(), nv.size() * 4, cudaMemcpyHostToDevice));
 }

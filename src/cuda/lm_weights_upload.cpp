@@ -73,21 +73,20 @@ WeightUploader::~WeightUploader() {
 
 void WeightUploader::upload(const void* src, DType src_dtype, size_t n, void* dst, ActType dst_type) {
   const size_t es = dtype_size(src_dtype);
-  const bool same = (src_dtype == DType::BF16 && dst_type == ActType::BF16) ||
-                    (src_dtype == DType::F32 && dst_type == ActType::F32);
+  const bool same =
+      (src_dtype == DType::BF16 && dst_type == ActType::BF16) || (src_dtype == DType::F32 && dst_type == ActType::F32);
   const size_t per = kChunk / es;
   for (size_t i = 0; i < n; i += per) {
     const size_t m = std::min(per, n - i);
-    impl_->chunk(static_cast<const char*>(src) + i * es, m * es,
-                 static_cast<char*>(dst) + i * act_size(dst_type), src_dtype, !same, m, dst_type);
+    impl_->chunk(static_cast<const char*>(src) + i * es, m * es, static_cast<char*>(dst) + i * act_size(dst_type),
+                 src_dtype, !same, m, dst_type);
   }
 }
 
 void WeightUploader::upload_bytes(const void* src, size_t bytes, void* dst) {
   for (size_t i = 0; i < bytes; i += kChunk) {
     const size_t m = std::min(kChunk, bytes - i);
-    impl_->chunk(static_cast<const char*>(src) + i, m, static_cast<char*>(dst) + i, DType::U8, false, m,
-                 ActType::BF16);
+    impl_->chunk(static_cast<const char*>(src) + i, m, static_cast<char*>(dst) + i, DType::U8, false, m, ActType::BF16);
   }
 }
 

@@ -44,8 +44,8 @@ DeviceSampler::DeviceSampler(int vocab) : impl_(std::make_unique<Impl>()) {
 
 DeviceSampler::~DeviceSampler() = default;
 
-void DeviceSampler::sample(const float* logits, int rows, int64_t ld, std::span<const SampleTask> tasks,
-                           int32_t* next, cudaStream_t stream, std::vector<Trace>* trace) {
+void DeviceSampler::sample(const float* logits, int rows, int64_t ld, std::span<const SampleTask> tasks, int32_t* next,
+                           cudaStream_t stream, std::vector<Trace>* trace) {
   Impl& m = *impl_;
   const int V = m.vocab;
   if (trace) trace->assign(tasks.size(), Trace{});
@@ -74,7 +74,9 @@ void DeviceSampler::sample(const float* logits, int rows, int64_t ld, std::span<
     d.u = uniform01(t.seed, 0, t.step);
     if (!row_ok(t.cond_row)) continue;
     switch (t.plan.kind) {
-      case StepPlan::Kind::Text: d.kind = sampling::kText; break;
+      case StepPlan::Kind::Text:
+        d.kind = sampling::kText;
+        break;
       case StepPlan::Kind::Digits:
         d.kind = sampling::kDigits;
         d.lo = t.plan.lo;
@@ -87,7 +89,8 @@ void DeviceSampler::sample(const float* logits, int rows, int64_t ld, std::span<
         d.full = t.full_row;
         any_visual = true;
         break;
-      case StepPlan::Kind::Forced: break;
+      case StepPlan::Kind::Forced:
+        break;
     }
     dt.push_back(d);
     which.push_back(i);
@@ -111,11 +114,11 @@ void DeviceSampler::sample(const float* logits, int rows, int64_t ld, std::span<
   if (trace) {
     // The built rows, before select_and_draw (it does not modify them, but read them first anyway).
     rows_copy.resize(size_t(nt) * V);
-    EMU35_CUDA_CHECK(cudaMemcpyAsync(rows_copy.data(), m.work.get(), rows_copy.size() * 4, cudaMemcpyDeviceToHost,
-                                     stream));
+    EMU35_CUDA_CHECK(
+        cudaMemcpyAsync(rows_copy.data(), m.work.get(), rows_copy.size() * 4, cudaMemcpyDeviceToHost, stream));
   }
-  sampling::select_and_draw(m.work.as<float>(), V, m.tasks_dev.as<sampling::DeviceTask>(), nt,
-                            m.cand_ids.as<int32_t>(), m.cand_vals.as<float>(), m.out_dev.as<int32_t>(), kept, stream);
+  sampling::select_and_draw(m.work.as<float>(), V, m.tasks_dev.as<sampling::DeviceTask>(), nt, m.cand_ids.as<int32_t>(),
+                            m.cand_vals.as<float>(), m.out_dev.as<int32_t>(), kept, stream);
   EMU35_CUDA_CHECK(cudaMemcpyAsync(m.out_host.get(), m.out_dev.get(), size_t(nt) * 4, cudaMemcpyDeviceToHost, stream));
   std::vector<uint8_t> kept_copy;
   if (trace) {

@@ -93,8 +93,8 @@ __device__ float row_lse(const double* stats, int r) {
   return M + static_cast<float>(log(s));
 }
 
-__global__ void build_kernel(const float* logits, int64_t ld, int vocab, const double* stats,
-                             const DeviceTask* tasks, float* work) {
+__global__ void build_kernel(const float* logits, int64_t ld, int vocab, const double* stats, const DeviceTask* tasks,
+                             float* work) {
   __shared__ float lse[3];
   const DeviceTask t = tasks[blockIdx.y];
   if (t.kind == kVisual && threadIdx.x < 3) {

@@ -27,10 +27,10 @@ struct DeviceTask {
   int32_t lo, hi;              // digits: allowed ids
   int32_t bov;                 // first visual id
   float guidance, image_guidance;
-  int32_t top_k;               // <= 0: none
-  float top_p;                 // >= 1: none
+  int32_t top_k;  // <= 0: none
+  float top_p;    // >= 1: none
   float temperature;
-  float u;                     // uniform01(seed, 0, step)
+  float u;  // uniform01(seed, 0, step)
 };
 
 constexpr int kStatBlocks = 32;  // blocks per logits row for the log-softmax statistics

@@ -35,7 +35,9 @@ struct LoadF16 {
   }
 };
 struct LoadF32 {
-  static __m256 load8(const uint8_t* p, int64_t i) { return _mm256_loadu_ps(reinterpret_cast<const float*>(p + 4 * i)); }
+  static __m256 load8(const uint8_t* p, int64_t i) {
+    return _mm256_loadu_ps(reinterpret_cast<const float*>(p + 4 * i));
+  }
   static float load1(const uint8_t* p, int64_t i) {
     float f;
     std::memcpy(&f, p + 4 * i, 4);

@@ -42,7 +42,8 @@ int CpuRunner::new_slot(int max_tokens) {
   const int64_t maxpos = config().max_position_embeddings;
   check(max_tokens >= 1, "new_slot: max_tokens must be at least 1, got " + std::to_string(max_tokens));
   check(max_tokens <= maxpos, "new_slot: " + std::to_string(max_tokens) +
-                                  " tokens exceed the model's max_position_embeddings (" + std::to_string(maxpos) + ")");
+                                  " tokens exceed the model's max_position_embeddings (" +
+                                  std::to_string(maxpos) + ")");
   return cache_.allocate(max_tokens);
 }
 

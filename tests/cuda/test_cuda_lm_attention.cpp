@@ -20,7 +20,7 @@ namespace lmk = cuda::lmk;
 
 // One sequence's cache for one layer of interest, plus the device copy.
 struct Seq {
-  int cap, len;  // positions held after this pass
+  int cap, len;           // positions held after this pass
   std::vector<float> kv;  // [layers][K, V][nkv][cap][hd], values as the device holds them
   std::unique_ptr<DeviceArray<uint8_t>> dev;
 };
@@ -34,8 +34,12 @@ struct Problem {
   std::vector<float> q;  // [T][nh][hd] as the device holds it
 
   size_t cache_elems(int cap) const { return size_t(layers) * 2 * nkv * cap * hd; }
-  const float* k_at(const Seq& s, int g) const { return s.kv.data() + ((size_t(layer) * 2 + 0) * nkv + g) * size_t(s.cap) * hd; }
-  const float* v_at(const Seq& s, int g) const { return s.kv.data() + ((size_t(layer) * 2 + 1) * nkv + g) * size_t(s.cap) * hd; }
+  const float* k_at(const Seq& s, int g) const {
+    return s.kv.data() + ((size_t(layer) * 2 + 0) * nkv + g) * size_t(s.cap) * hd;
+  }
+  const float* v_at(const Seq& s, int g) const {
+    return s.kv.data() + ((size_t(layer) * 2 + 1) * nkv + g) * size_t(s.cap) * hd;
+  }
 };
 
 // Segments: (tokens in this pass, positions already cached before them).
@@ -193,7 +197,8 @@ TEST(CudaLmAttention, TensorCorePrefillMatchesCpu) {
   for (Shape s : {Shape{2, 2, 64}, Shape{8, 1, 128}, Shape{4, 2, 128}}) {
     SCOPED_TRACE("heads " + std::to_string(s.nh) + "/" + std::to_string(s.nkv) + " hd " + std::to_string(s.hd));
     // Segments around the 64-token tiles, fresh and continuing a cached prefix.
-    const Problem p = make_problem(s.nh, s.nkv, s.hd, true, {{2, 0}, {63, 0}, {64, 0}, {65, 0}, {200, 0}, {70, 17}, {5, 130}}, seed);
+    const Problem p =
+        make_problem(s.nh, s.nkv, s.hd, true, {{2, 0}, {63, 0}, {64, 0}, {65, 0}, {200, 0}, {70, 17}, {5, 130}}, seed);
     const auto ref = reference(p);
     const auto got = run_prefill(p);
     EXPECT_LE(rel_err(got, ref), 1e-2);

@@ -122,7 +122,8 @@ TEST(CudaLmE2E, Bf16GenerationCompletes) {
       EXPECT_LT(id, b.runner->vocab_size());
     }
     const auto ref = cases()["e2e"][i]["generated_ids"].get<std::vector<int32_t>>();
-    for (size_t j = 0; j < std::min(ref.size(), res[i].generated_ids.size()); ++j) same += ref[j] == res[i].generated_ids[j];
+    for (size_t j = 0; j < std::min(ref.size(), res[i].generated_ids.size()); ++j)
+      same += ref[j] == res[i].generated_ids[j];
     total += ref.size();
   }
   std::cout << "  bf16: " << same << " of " << total << " greedy tokens equal to the fp32 reference\n";
@@ -148,12 +149,15 @@ TEST(CudaLmE2E, EngineOnCudaFp32MatchesTheReference) {
     r.prompt = c["question"].get<std::string>();
     if (c["images"].is_array())
       for (auto& name : c["images"])
-        r.images.push_back({name.get<std::string>(), read_image(test::fixture("images/" + name.get<std::string>() + ".png"))});
+        r.images.push_back(
+            {name.get<std::string>(), read_image(test::fixture("images/" + name.get<std::string>() + ".png"))});
     r.image_area = c["image_area"].get<int64_t>();
     r.guidance_scale = c["guidance_scale"].get<float>();
     r.max_new_tokens = c["max_new_tokens"].get<int>();
-    if (c["target_hw"].is_array()) r.target_size = TokenSize{c["target_hw"][0].get<int>(), c["target_hw"][1].get<int>()};
-    else r.aspect_ratio = "auto";
+    if (c["target_hw"].is_array())
+      r.target_size = TokenSize{c["target_hw"][0].get<int>(), c["target_hw"][1].get<int>()};
+    else
+      r.aspect_ratio = "auto";
     r.start_image = c["prompt_ends_with_boi"].get<bool>();
     r.text_top_k = c["text_top_k"].get<int>();
     r.image_top_k = c["image_top_k"].get<int>();

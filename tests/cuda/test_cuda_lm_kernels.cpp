@@ -152,7 +152,8 @@ TEST(CudaLmKernels, EmbeddingAndRowGatherAreExact) {
   for (int t = 0; t < T; ++t) std::copy_n(table.begin() + size_t(ids[size_t(t)]) * H, H, ref.begin() + size_t(t) * H);
   for (DType dt : {DType::BF16, DType::F32}) {
     DeviceArray<float> x(size_t(T) * H);
-    lmk::embed(dids.get(), T, dt == DType::BF16 ? static_cast<const void*>(tb.get()) : tf.get(), dt, H, x.get(), nullptr);
+    lmk::embed(dids.get(), T, dt == DType::BF16 ? static_cast<const void*>(tb.get()) : tf.get(), dt, H, x.get(),
+               nullptr);
     EXPECT_EQ(x.download(), ref) << dtype_name(dt);
   }
   // Rows already gathered on the host: ids == nullptr.
@@ -209,9 +210,12 @@ std::vector<float> run_gemm(cuda::GemmEngine& g, int path, const std::vector<flo
     dm = {wf->get(), ActType::F32, N, K};
     xp = xf->get();
   }
-  if (path == 0) g.matmul(xp, M, dm, y.get(), ldy, nullptr);
-  else if (path == 1) g.matmul_streaming(xp, M, dm, y.get(), ldy, nullptr);
-  else g.matmul_cublaslt(xp, M, dm, y.get(), ldy, nullptr);
+  if (path == 0)
+    g.matmul(xp, M, dm, y.get(), ldy, nullptr);
+  else if (path == 1)
+    g.matmul_streaming(xp, M, dm, y.get(), ldy, nullptr);
+  else
+    g.matmul_cublaslt(xp, M, dm, y.get(), ldy, nullptr);
   const std::vector<float> all = y.download();
   std::vector<float> out(size_t(M) * N);
   for (int m = 0; m < M; ++m) {
@@ -233,18 +237,20 @@ TEST(CudaLmKernels, GemmPathsMatchDoubleReference) {
     EXPECT_LE(rel_err(run_gemm(g, 0, x, c.M, w, c.N, c.K, false), matmul_ref(x, c.M, w, c.N, c.K)), 1e-5);
   }
   // bf16 inputs (exactly representable), float32 accumulation: both paths.
-  for (GemmCase c : {GemmCase{1, 1, 8}, GemmCase{2, 37, 64}, GemmCase{8, 300, 256}, GemmCase{9, 17, 520},
-                     GemmCase{16, 1000, 25600}, GemmCase{2, 282926, 64}, GemmCase{2, 10240, 5120},
-                     GemmCase{16, 5120, 1024}, GemmCase{3, 130, 8200}}) {
+  for (GemmCase c :
+       {GemmCase{1, 1, 8}, GemmCase{2, 37, 64}, GemmCase{8, 300, 256}, GemmCase{9, 17, 520}, GemmCase{16, 1000, 25600},
+        GemmCase{2, 282926, 64}, GemmCase{2, 10240, 5120}, GemmCase{16, 5120, 1024}, GemmCase{3, 130, 8200}}) {
     SCOPED_TRACE("bf16 M " + std::to_string(c.M) + " N " + std::to_string(c.N) + " K " + std::to_string(c.K));
-    const auto x = bf16_round(randn(size_t(c.M) * c.K, seed + 3)), w = bf16_round(randn(size_t(c.N) * c.K, seed + 4, 0.05f));
+    const auto x = bf16_round(randn(size_t(c.M) * c.K, seed + 3)),
+               w = bf16_round(randn(size_t(c.N) * c.K, seed + 4, 0.05f));
     const auto ref = matmul_ref(x, c.M, w, c.N, c.K);
     EXPECT_LE(rel_err(run_gemm(g, 1, x, c.M, w, c.N, c.K, true), ref), 1e-4) << "streaming";
     EXPECT_LE(rel_err(run_gemm(g, 2, x, c.M, w, c.N, c.K, true), ref), 1e-4) << "cuBLASLt";
   }
   // bf16 shapes the streaming kernel does not take (K not a multiple of 8, M > 16) go to cuBLASLt.
   for (GemmCase c : {GemmCase{2, 300, 44}, GemmCase{33, 500, 512}}) {
-    const auto x = bf16_round(randn(size_t(c.M) * c.K, seed + 5)), w = bf16_round(randn(size_t(c.N) * c.K, seed + 6, 0.05f));
+    const auto x = bf16_round(randn(size_t(c.M) * c.K, seed + 5)),
+               w = bf16_round(randn(size_t(c.N) * c.K, seed + 6, 0.05f));
     EXPECT_LE(rel_err(run_gemm(g, 0, x, c.M, w, c.N, c.K, true), matmul_ref(x, c.M, w, c.N, c.K)), 1e-4);
   }
 }
@@ -255,10 +261,12 @@ TEST(CudaLmKernels, StreamingGemmRowsDoNotDependOnTheBatch) {
   SCOPED_TRACE(seed_note(seed));
   cuda::GemmEngine g;
   for (GemmCase c : {GemmCase{16, 5120, 8192}, GemmCase{16, 777, 256}}) {
-    const auto x = bf16_round(randn(size_t(c.M) * c.K, seed + 7)), w = bf16_round(randn(size_t(c.N) * c.K, seed + 8, 0.05f));
+    const auto x = bf16_round(randn(size_t(c.M) * c.K, seed + 7)),
+               w = bf16_round(randn(size_t(c.N) * c.K, seed + 8, 0.05f));
     const auto all = run_gemm(g, 1, x, c.M, w, c.N, c.K, true);
     for (int M : {1, 2, 8, 9}) {
-      const auto some = run_gemm(g, 1, std::vector<float>(x.begin(), x.begin() + size_t(M) * c.K), M, w, c.N, c.K, true);
+      const auto some =
+          run_gemm(g, 1, std::vector<float>(x.begin(), x.begin() + size_t(M) * c.K), M, w, c.N, c.K, true);
       EXPECT_EQ(some, std::vector<float>(all.begin(), all.begin() + size_t(M) * c.N)) << "M " << M;
     }
     // And the same call twice gives the same bits (split-K partials are added in a fixed order).

@@ -25,12 +25,11 @@ using cuda::Precision;
 using Step = std::vector<std::pair<int, int>>;
 
 const std::vector<Step> kSchedule = {
-    {{0, 10}, {1, 5}, {2, 17}},  // three prefills of different lengths
-    {{0, 1}, {1, 4}, {2, 1}},    // decode, prefill and decode in one forward
-    {{0, 1}, {1, 1}, {2, 1}},    // a decode batch
-    {{2, 1}, {0, 1}, {1, 1}},    // rows in another order
-    {{0, 1}, {1, 1}, {2, 1}},
-    {{2, 1}, {0, 3}},            // a subset
+    {{0, 10}, {1, 5}, {2, 17}},                    // three prefills of different lengths
+    {{0, 1}, {1, 4}, {2, 1}},                      // decode, prefill and decode in one forward
+    {{0, 1}, {1, 1}, {2, 1}},                      // a decode batch
+    {{2, 1}, {0, 1}, {1, 1}},                      // rows in another order
+    {{0, 1}, {1, 1}, {2, 1}},   {{2, 1}, {0, 3}},  // a subset
 };
 
 // Logits of every (step, sequence), batched (one forward per step) or one row per forward.
@@ -45,7 +44,8 @@ std::map<std::pair<int, int>, std::vector<float>> run_schedule(lm::LmRunner& r, 
   for (size_t i = 0; i < steps.size(); ++i) {
     std::vector<lm::LmRow> rows;
     for (auto [s, n] : steps[i]) {
-      rows.push_back({slots[size_t(s)], std::span<const int32_t>(seqs[size_t(s)]).subspan(size_t(used[size_t(s)]), size_t(n))});
+      rows.push_back(
+          {slots[size_t(s)], std::span<const int32_t>(seqs[size_t(s)]).subspan(size_t(used[size_t(s)]), size_t(n))});
       used[size_t(s)] += n;
     }
     if (batched) {
@@ -176,7 +176,7 @@ TEST(CudaLmRunner, GraphReplayIsBitIdenticalToEager) {
       CudaRunner g(m.weights, og), e(m.weights, oe);
       std::vector<Step> steps = {{{0, 9}, {1, 4}, {2, 12}}};
       for (int i = 0; i < 8; ++i) steps.push_back({{0, 1}, {1, 1}, {2, 1}});  // eager, capture, replays
-      steps.push_back({{1, 1}, {2, 1}});                                        // another row count
+      steps.push_back({{1, 1}, {2, 1}});                                      // another row count
       steps.push_back({{1, 1}, {2, 1}});
       steps.push_back({{1, 1}, {2, 1}});
       const auto a = run_schedule(g, steps, true, seed), b = run_schedule(e, steps, true, seed);

@@ -20,9 +20,9 @@
 #include "test_support.h"
 
 // Every GPU test starts with this: without a GPU it is skipped, not failed.
-#define EMU35_REQUIRE_GPU()                                                  \
-  do {                                                                       \
-    if (::emu35::cuda::device_count() == 0) GTEST_SKIP() << "no CUDA GPU";   \
+#define EMU35_REQUIRE_GPU()                                                \
+  do {                                                                     \
+    if (::emu35::cuda::device_count() == 0) GTEST_SKIP() << "no CUDA GPU"; \
   } while (0)
 
 namespace emu35::cuda_lm_test {

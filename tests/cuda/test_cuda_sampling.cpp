@@ -48,14 +48,13 @@ std::vector<float> host_row_raw(const std::vector<float>& logits, const SampleTa
         cfg_combine(row(t.cond_row), row(t.uncond_row), t.guidance_scale, w);
       for (int i = 0; i < tok::BOV; ++i) w[size_t(i)] = kNegInf;
       break;
-    case StepPlan::Kind::Forced: break;
+    case StepPlan::Kind::Forced:
+      break;
   }
   return w;
 }
 
-const SamplingParams& params_of(const SampleTask& t) {
-  return t.plan.kind == StepPlan::Kind::Text ? t.text : t.image;
-}
+const SamplingParams& params_of(const SampleTask& t) { return t.plan.kind == StepPlan::Kind::Text ? t.text : t.image; }
 
 std::vector<float> with_temperature(std::vector<float> w, float temp) {
   if (temp != 1.0f)
@@ -105,7 +104,8 @@ void check_against_host(const std::vector<float>& logits, int rows, const std::v
     size_t mismatched = 0;
     for (int j = 0; j < V; ++j) {
       const float a = trace[i].row[size_t(j)], b = built[size_t(j)];
-      const bool same = (a == b) || (std::isfinite(a) && std::isfinite(b) && std::fabs(a - b) <= 1e-6f * std::max(1.0f, std::fabs(b)));
+      const bool same = (a == b) || (std::isfinite(a) && std::isfinite(b) &&
+                                     std::fabs(a - b) <= 1e-6f * std::max(1.0f, std::fabs(b)));
       mismatched += !same;
     }
     EXPECT_EQ(mismatched, 0u) << "processed row";
@@ -128,9 +128,9 @@ TEST(CudaSampling, MatchesHostForEveryKindAndSetting) {
   SCOPED_TRACE(seed_note(seed));
   const int rows = 6;
   const std::vector<float> logits = random_logits(rows, seed);
-  const std::vector<SamplingParams> settings = {{1, 1.0f, 1.0f},       {1024, 0.9f, 1.0f}, {5120, 1.0f, 1.0f},
-                                                {10240, 1.0f, 1.0f},   {200, 0.8f, 0.7f},  {V + 5, 0.5f, 1.3f},
-                                                {131072, 1.0f, 1.0f},  {50, 0.3f, 2.0f},   {3, 0.99f, 1.0f}};
+  const std::vector<SamplingParams> settings = {{1, 1.0f, 1.0f},      {1024, 0.9f, 1.0f}, {5120, 1.0f, 1.0f},
+                                                {10240, 1.0f, 1.0f},  {200, 0.8f, 0.7f},  {V + 5, 0.5f, 1.3f},
+                                                {131072, 1.0f, 1.0f}, {50, 0.3f, 2.0f},   {3, 0.99f, 1.0f}};
   std::mt19937_64 g(seed);
   std::vector<SampleTask> tasks;
   for (const SamplingParams& p : settings) {
@@ -170,7 +170,8 @@ TEST(CudaSampling, DrawFollowsTheUniformNumberAcrossSteps) {
   SCOPED_TRACE(seed_note(seed));
   const std::vector<float> logits = random_logits(1, seed);
   std::vector<SampleTask> tasks;
-  for (uint64_t step = 0; step < 256; ++step) tasks.push_back(task(StepPlan::Kind::Text, 0, {8, 1.0f, 1.0f}, seed, step));
+  for (uint64_t step = 0; step < 256; ++step)
+    tasks.push_back(task(StepPlan::Kind::Text, 0, {8, 1.0f, 1.0f}, seed, step));
   DeviceArray<float> d(logits);
   cuda::DeviceSampler s(V);
   std::vector<int32_t> next(tasks.size());
@@ -203,7 +204,7 @@ TEST(CudaSampling, TiesAtTheKthValueAndAtTheTopPCut) {
   s.sample(d.get(), 2, V, tasks, next.data(), nullptr, &trace);
   EXPECT_EQ(std::accumulate(trace[0].kept.begin(), trace[0].kept.end(), 0), 30);
   EXPECT_EQ(std::accumulate(trace[1].kept.begin(), trace[1].kept.end(), 0), 51);
-  EXPECT_EQ(trace[1].kept[3000], 1);         // the lowest tied id is kept ...
+  EXPECT_EQ(trace[1].kept[3000], 1);            // the lowest tied id is kept ...
   EXPECT_EQ(trace[1].kept[3000 + 17 * 99], 0);  // ... the highest is cut
 }
 

@@ -41,7 +41,8 @@ TEST(LmCli, TopIdsMatchGolden) {
 
 TEST(LmCli, DefaultTopIsTen) {
   std::string out;
-  const std::string cmd = emu35_binary().string() + " logits --model '" + fixture("model").string() + "' --ids '[1, 2]'";
+  const std::string cmd =
+      emu35_binary().string() + " logits --model '" + fixture("model").string() + "' --ids '[1, 2]'";
   ASSERT_EQ(run_command(cmd, &out, false), 0) << out;
   EXPECT_EQ(nlohmann::json::parse(out)["top"].size(), 10u);
 }

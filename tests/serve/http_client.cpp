@@ -185,9 +185,9 @@ std::string HttpClient::raw(const std::string& bytes, std::chrono::milliseconds 
   if (fd < 0) return "";
   send_all(fd, bytes);
   std::string out;
-  const auto deadline = Clock::now() + timeout;
-  while (read_some(fd, out, deadline)) {
-  }
+  // Until the server closes, or (once it answered) stays quiet for a moment.
+  auto deadline = Clock::now() + timeout;
+  while (read_some(fd, out, deadline)) deadline = std::min(deadline, Clock::now() + std::chrono::milliseconds(300));
   close(fd);
   return out;
 }

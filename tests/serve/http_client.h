@@ -38,7 +38,8 @@ class HttpClient {
                          std::map<std::string, std::string> headers = {}) const;
   HttpResponse post_multipart(const std::string& path, const std::vector<MultipartPart>& parts,
                               std::map<std::string, std::string> headers = {}) const;
-  // Sends raw bytes as they are and returns what comes back (until close or timeout).
+  // Sends raw bytes as they are and returns what comes back (until the server
+  // closes, goes quiet for 0.3 s after answering, or the timeout passes).
   std::string raw(const std::string& bytes, std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
   // Connects, sends a request and returns the open socket without reading
   // (the caller closes it to simulate a client that hangs up).

@@ -5,6 +5,7 @@
 
 #include <memory>
 
+#include "gen/task.h"
 #include "image/image_read.h"
 #include "image/resize.h"
 #include "serve_process.h"
@@ -25,7 +26,7 @@ class ServeApi : public ::testing::Test {
     server_ = nullptr;
   }
   void SetUp() override {
-    if (!server_->started()) GTEST_SKIP() << "emu35 serve is not available: " << server_->why_not();
+    REQUIRE_SERVER(*server_);
   }
   static HttpClient client() { return server_->client(); }
   static ServeProcess* server_;

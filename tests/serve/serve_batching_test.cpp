@@ -18,9 +18,6 @@ namespace {
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-#define REQUIRE_SERVER(s) \
-  if (!(s).started()) GTEST_SKIP() << "emu35 serve is not available: " << (s).why_not()
-
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 // A request that takes a few seconds on the fixture model (a 60x60 picture).

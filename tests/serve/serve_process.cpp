@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -24,7 +25,11 @@ std::string slurp(const std::filesystem::path& p) {
 
 ServeProcess::ServeProcess(std::vector<std::string> extra, bool wait) {
   std::vector<std::string> args = {emu35_binary().string(), "serve", "--model", fixture("model").string(),
-                                   "--vq", fixture("vq").string(), "--port", "0", "--threads", "2"};
+                                   "--port", "0", "--threads", "2"};
+  if (std::find(extra.begin(), extra.end(), "--vq") == extra.end()) {
+    args.push_back("--vq");
+    args.push_back(fixture("vq").string());
+  }
   args.insert(args.end(), extra.begin(), extra.end());
   const std::string out = (dir_ / "stdout.txt").string(), err = (dir_ / "stderr.txt").string();
   pid_ = fork();
@@ -58,10 +63,13 @@ ServeProcess::ServeProcess(std::vector<std::string> extra, bool wait) {
 
 ServeProcess::~ServeProcess() { stop(); }
 
-bool ServeProcess::alive() const {
+bool ServeProcess::alive() {
   if (pid_ <= 0) return false;
-  int st;
-  return waitpid(pid_, &st, WNOHANG) == 0;
+  int st = 0;
+  if (waitpid(pid_, &st, WNOHANG) != pid_) return true;
+  exit_status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  pid_ = -1;
+  return false;
 }
 
 bool ServeProcess::wait_ready(std::chrono::seconds timeout) const {
@@ -89,7 +97,7 @@ long ServeProcess::rss_kb() const {
 std::string ServeProcess::log() const { return slurp(dir_ / "stderr.txt"); }
 
 int ServeProcess::stop() {
-  if (pid_ <= 0) return -1;
+  if (pid_ <= 0) return exit_status_;
   kill(pid_, SIGTERM);
   const auto deadline = Clock::now() + std::chrono::seconds(20);
   int st = 0;

@@ -16,19 +16,22 @@ namespace emu35::test {
 
 class ServeProcess {
  public:
-  // extra: flags after the model ones. wait_ready: until /health-check says READY.
+  // extra: flags after the model ones (a --vq there replaces the fixture's).
+  // wait_ready: until /health-check says READY.
   explicit ServeProcess(std::vector<std::string> extra = {}, bool wait_ready = true);
   ~ServeProcess();
   ServeProcess(const ServeProcess&) = delete;
   ServeProcess& operator=(const ServeProcess&) = delete;
 
-  // False when the binary was built without the HTTP server (tests skip).
   bool started() const { return port_ > 0; }
+  // True when the binary was built without the HTTP server (tests skip;
+  // any other failure to start fails them).
+  bool unavailable() const { return why_not_.find("built without the HTTP server") != std::string::npos; }
   const std::string& why_not() const { return why_not_; }
   int port() const { return port_; }
   pid_t pid() const { return pid_; }
   HttpClient client() const { return HttpClient(port_); }
-  bool alive() const;
+  bool alive();
   bool wait_ready(std::chrono::seconds timeout = std::chrono::seconds(60)) const;
   long rss_kb() const;       // VmRSS of the server
   std::string log() const;   // its stderr so far
@@ -38,6 +41,7 @@ class ServeProcess {
  private:
   TempDir dir_{"serve"};
   pid_t pid_ = -1;
+  int exit_status_ = -1;  // once reaped
   int port_ = 0;
   std::string why_not_;
 };
@@ -55,6 +59,15 @@ std::string png_data_uri(const std::string& png_bytes);
 // Polls GET /predictions/{id} until it is finished (or the timeout passes).
 nlohmann::json wait_prediction(const HttpClient& c, const std::string& id,
                                std::chrono::seconds timeout = std::chrono::seconds(60));
+// In a TEST: skip when the HTTP server is not built in, fail when it did not start.
+#define REQUIRE_SERVER(s)                                                        \
+  do {                                                                           \
+    if (!(s).started()) {                                                        \
+      if ((s).unavailable()) GTEST_SKIP() << "emu35 serve is not built in";      \
+      FAIL() << "emu35 serve did not start: " << (s).why_not();                  \
+    }                                                                            \
+  } while (0)
+
 // One value from /metrics (the first line starting with `series `), or -1.
 double metric(const HttpClient& c, const std::string& series);
 

@@ -23,10 +23,12 @@ class ServeValidation : public ::testing::Test {
     server_ = nullptr;
   }
   void SetUp() override {
-    if (!server_->started()) GTEST_SKIP() << "emu35 serve is not available: " << server_->why_not();
+    REQUIRE_SERVER(*server_);
   }
   void TearDown() override {
-    if (server_->started()) EXPECT_TRUE(server_->alive()) << server_->log();
+    if (server_->started()) {
+      EXPECT_TRUE(server_->alive()) << server_->log();
+    }
   }
   static HttpClient client() { return server_->client(); }
 
@@ -38,7 +40,9 @@ class ServeValidation : public ::testing::Test {
     json j = r.json();
     const std::string msg = j["detail"].is_array() ? j["detail"][0]["msg"].get<std::string>() : j["detail"].get<std::string>();
     EXPECT_NE(msg.find(field), std::string::npos) << "message does not name " << field << ": " << msg;
-    if (status == 422) EXPECT_EQ(j["detail"][0]["loc"].back(), field) << r.body;
+    if (status == 422) {
+      EXPECT_EQ(j["detail"][0]["loc"].back(), field) << r.body;
+    }
   }
   static ServeProcess* server_;
 };
@@ -214,7 +218,7 @@ TEST_F(ServeValidation, GarbageHttpAndUnknownRoutes) {
 
 TEST(ServeAuth, ApiKeyGuardsEveryRouteButHealth) {
   ServeProcess server({"--api-key", "s3cret-key"});
-  if (!server.started()) GTEST_SKIP() << server.why_not();
+  REQUIRE_SERVER(server);
   HttpClient c = server.client();
   EXPECT_EQ(c.get("/health-check").status, 200);
   EXPECT_EQ(c.get("/health").status, 200);

@@ -60,7 +60,7 @@ void CsvAppender::open(const std::filesystem::path& path, const std::vector<std:
   columns_ = header.size();
   if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
   check_csv_header(path, header);
-  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd_ < 0) throw Error(path.string() + ": cannot open for appending: " + std::strerror(errno));
   struct stat st{};
   if (::fstat(fd_, &st) == 0 && st.st_size == 0) {
