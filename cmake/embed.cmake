@@ -28,7 +28,8 @@ if(CMAKE_SCRIPT_MODE_FILE)
 endif()
 
 file(GLOB EMU35_WEB_FILES CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/src/app/serve/web/*.html
-     ${PROJECT_SOURCE_DIR}/src/app/serve/web/*.js ${PROJECT_SOURCE_DIR}/src/app/serve/web/*.css)
+     ${PROJECT_SOURCE_DIR}/src/app/serve/web/*.js ${PROJECT_SOURCE_DIR}/src/app/serve/web/*.css
+     ${PROJECT_SOURCE_DIR}/src/app/serve/web/*.svg)
 set(EMU35_WEB_CPP ${PROJECT_BINARY_DIR}/generated/web_assets.cpp)
 add_custom_command(
   OUTPUT ${EMU35_WEB_CPP}

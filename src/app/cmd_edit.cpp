@@ -92,7 +92,7 @@ std::function<int()> setup_edit(CLI::App& sub) {
   ig->opts.push_back({"--enable_vae_tiling", sub.add_flag("--enable_vae_tiling", ig->enable_vae_tiling)->group(ign)});
   return [o, ig] {
     for (auto& [name, opt] : ig->opts)
-      if (opt->count() > 0) o->ignored.push_back(name);
+      if (opt->count() > 0 && !(name == "--model_type" && ig->model_type == "emu35")) o->ignored.push_back(name);
     if (o->backend != "emu35") o->ignored.push_back("--backend " + o->backend + " (this is the emu35 backend)");
     return edit::run_edit(*o);
   };

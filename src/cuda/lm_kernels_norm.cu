@@ -32,7 +32,7 @@ __global__ void __launch_bounds__(1024)
   for (int i = threadIdx.x; i < H; i += blockDim.x) out[row + i] = dev::from_f32<T>(w[i] * (xr[i] * r));
 }
 
-// One block per token, one warp per head: nh q heads, nkv k heads, nkv v heads.
+// Grid (token, head group), one warp per head: nh q heads, nkv k heads, nkv v heads.
 template <class T>
 __global__ void qk_norm_rope_kernel(const float* __restrict__ qkv, const TokMeta* __restrict__ toks,
                                     const SegMeta* __restrict__ segs, const float* __restrict__ q_norm,
@@ -48,7 +48,9 @@ __global__ void qk_norm_rope_kernel(const float* __restrict__ qkv, const TokMeta
   const float* cs = cos_t + static_cast<size_t>(tk.pos) * half;
   const float* sn = sin_t + static_cast<size_t>(tk.pos) * half;
   T* cache = static_cast<T*>(sg.kv);
-  for (int h = warp; h < nh + 2 * nkv; h += nwarps) {
+  // Block (t, y) takes heads y * nwarps .. y * nwarps + nwarps - 1: a warp per head, so
+  // a decode step's few tokens still spread over many SMs.
+  for (int h = blockIdx.y * nwarps + warp; h < nh + 2 * nkv; h += gridDim.y * nwarps) {
     const float* src = row + static_cast<size_t>(h) * hd;
     T* dst;
     if (h < nh) {
@@ -98,14 +100,17 @@ void qk_norm_rope(const float* qkv, int T, const TokMeta* toks, const SegMeta* s
                   const float* k_norm, const float* cos_t, const float* sin_t, int nh, const KvLayout& kv, int layer,
                   float eps, void* q_out, ActType type, cudaStream_t stream) {
   if (T <= 0) return;
-  const int threads = 256;
+  constexpr int threads = 256;
+  const int heads = nh + 2 * kv.kv_heads;
+  const dim3 grid(T, (heads + threads / 32 - 1) / (threads / 32));
   if (type == ActType::BF16)
-    qk_norm_rope_kernel<bf16><<<T, threads, 0, stream>>>(qkv, toks, segs, q_norm, k_norm, cos_t, sin_t, nh, kv.kv_heads,
-                                                         kv.head_dim, layer, eps, static_cast<bf16*>(q_out));
+    qk_norm_rope_kernel<bf16><<<grid, threads, 0, stream>>>(qkv, toks, segs, q_norm, k_norm, cos_t, sin_t, nh,
+                                                            kv.kv_heads, kv.head_dim, layer, eps,
+                                                            static_cast<bf16*>(q_out));
   else
-    qk_norm_rope_kernel<float><<<T, threads, 0, stream>>>(qkv, toks, segs, q_norm, k_norm, cos_t, sin_t, nh,
-                                                          kv.kv_heads, kv.head_dim, layer, eps,
-                                                          static_cast<float*>(q_out));
+    qk_norm_rope_kernel<float><<<grid, threads, 0, stream>>>(qkv, toks, segs, q_norm, k_norm, cos_t, sin_t, nh,
+                                                             kv.kv_heads, kv.head_dim, layer, eps,
+                                                             static_cast<float*>(q_out));
   EMU35_LAUNCH_CHECK();
 }
 

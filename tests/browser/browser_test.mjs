@@ -46,7 +46,7 @@ try {
   await page.click('#advanced summary');
   await page.fill('#target_size', '12x12');
   await page.fill('#image_area', '4096');
-  await page.fill('#max_new_tokens', '160');
+  await page.fill('#max_new_tokens', '170');
   await page.check('#start_image');
   await page.click('#go');
 
@@ -72,6 +72,17 @@ try {
   console.log(JSON.stringify({ picture: size, download: link[1], events: stats }));
 } catch (e) {
   fail(e.stack || String(e));
+  const page = context.pages()[0];
+  if (page) {
+    await page.screenshot({ path: join(out, 'failure.png'), fullPage: true }).catch(() => {});
+    const shown = await page.evaluate(() => ({
+      formError: document.getElementById('form-error').textContent,
+      running: document.getElementById('running').textContent.slice(0, 300),
+      gallery: document.getElementById('gallery').textContent.slice(0, 300),
+      events: { ...document.body.dataset },
+    })).catch(() => ({}));
+    console.error('page state:', JSON.stringify(shown));
+  }
 } finally {
   await context.close();
   rmSync(profile, { recursive: true, force: true });

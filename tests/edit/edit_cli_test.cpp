@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <set>
 
@@ -29,7 +30,9 @@ void copy_ref(const fs::path& dir, const std::string& name, const std::string& f
 void expect_clean_output(const fs::path& out) {
   for (const std::string& f : files_under(out)) {
     EXPECT_FALSE(contains(f, ".tmp.")) << "partial file left: " << f;
-    if (fs::path(f).extension() == ".png") EXPECT_NO_THROW(emu35::read_image(out / f)) << f;
+    if (fs::path(f).extension() == ".png") {
+      EXPECT_NO_THROW(emu35::read_image(out / f)) << f;
+    }
   }
 }
 
@@ -67,7 +70,9 @@ TEST(EditCli, GoodRowsDrawBadRowsFailRerunsSkipAndAppend) {
     EXPECT_EQ(res.column(i, "seed"), std::to_string(6666 + std::stoi(idx)));
     EXPECT_GT(std::stoi(res.column(i, "tokens")), 0);
     EXPECT_GT(std::stod(res.column(i, "seconds")), 0.0);
-    if (idx == "1") EXPECT_EQ(res.column(i, "instruction"), "blend them, \"nicely\"");
+    if (idx == "1") {
+      EXPECT_EQ(res.column(i, "instruction"), "blend them, \"nicely\"");
+    }
   }
   EXPECT_EQ(done, (std::set<std::string>{"0", "1", "4"}));
 
@@ -152,8 +157,12 @@ TEST(EditCli, SigkillMidRowLeavesNothingPartialAndRerunCompletes) {
     Background run(env + edit_cmd(tmp / "data.csv", out), tmp / "run1.log");
     // The first row is complete once its results line is written; the second is then in flight.
     ASSERT_TRUE(wait_for(
-        [&] { return fs::exists(out / "results.csv") && read_file(out / "results.csv").find("\n0,") != std::string::npos
-                     ; },
+        [&] {
+          std::error_code ec;
+          if (!fs::exists(out / "results.csv", ec)) return false;
+          const std::string t = read_file(out / "results.csv");
+          return std::count(t.begin(), t.end(), '\n') >= 2;  // header + the first row
+        },
         60))
         << read_file(tmp / "run1.log");
     run.signal(SIGKILL);
@@ -270,7 +279,10 @@ TEST(EditCli, NodeShardsFromFlagsSlurmAndKubernetes) {
   // Rows whose pictures are missing fail without generating: failures show who did what.
   TempDir tmp("edit-nodes");
   std::string csv = "instruction,input_images\n";
-  for (int i = 0; i < 5; ++i) csv += "r" + std::to_string(i) + ",missing" + std::to_string(i) + ".png\n";
+  for (int i = 0; i < 5; ++i) {
+    const std::string n = std::to_string(i);
+    csv.append("r").append(n).append(",missing").append(n).append(".png\n");
+  }
   write_file(tmp / "data.csv", csv);
   const fs::path out = tmp / "out";
   auto indices = [&](const std::string& file) {
@@ -299,7 +311,7 @@ TEST(EditCli, FinishedDatasetExitsAtOnceThroughTheDiffgentorLink) {
   TempDir tmp("edit-link");
   fs::create_symlink(emu35_binary(), tmp / "diffgentor");
   std::string csv = "instruction,input_images\n";
-  for (int i = 0; i < 200; ++i) csv += "row " + std::to_string(i) + ",a.png\n";
+  for (int i = 0; i < 200; ++i) csv.append("row ").append(std::to_string(i)).append(",a.png\n");
   write_file(tmp / "data.csv", csv);
   fs::create_directories(tmp / "out");
   for (int i = 0; i < 200; ++i) {

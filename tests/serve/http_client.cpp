@@ -214,7 +214,11 @@ SseStream::SseStream(int port, const std::string& path, const std::map<std::stri
   status_ = r.status;
   chunked_ = lower(r.header("transfer-encoding")) == "chunked";
   raw_.erase(0, head);
-  if (!chunked_) {
+  if (chunked_) {
+    bool finished = false;
+    dechunk(raw_, text_, finished);
+    eof_ = finished;
+  } else {
     text_ = raw_;
     raw_.clear();
   }

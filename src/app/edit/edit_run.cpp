@@ -103,7 +103,8 @@ int run_edit(const EditOptions& o) {
   std::vector<std::string> slices;
   if (is_worker) {
     where.local_rank = *o.local_rank;
-    where.num_workers = o.num_workers.value_or(1);
+    // Our parent passes --num_workers; diffgentor's manual worker form says --num_gpus.
+    where.num_workers = o.num_workers ? *o.num_workers : o.num_gpus.value_or(1);
     if (where.num_workers < 1 || where.local_rank < 0 || where.local_rank >= where.num_workers)
       throw Error("--local_rank " + std::to_string(where.local_rank) + " is outside 0.." +
                   std::to_string(where.num_workers - 1) + " (--num_workers)");
@@ -130,98 +131,112 @@ int run_edit(const EditOptions& o) {
     log.set_terminal(where.local_rank == 0);
   }
 
-  const std::string bar(80, '=');
-  log.info(bar);
-  log.info("emu35 edit - diffgentor-compatible image editing with Emu3.5 (x2i)");
-  log.info("  Backend: emu35");
-  log.info("  Model: " + s.model_dir.string());
-  log.info("  Vision tokenizer: " + s.vq_dir.string());
-  log.info("  Input: " + o.input);
-  log.info("  Output: " + out_dir.string());
-  log.info("  Node: " + std::to_string(node.rank) + "/" + std::to_string(node.count) +
-           (node.source != "default" ? " (from " + node.source + ")" : ""));
-  log.info("  Process: " + std::to_string(where.local_rank) + "/" + std::to_string(where.num_workers));
-  log.info("  Guidance: " + float_text(s.cfg) + ", max new tokens: " + std::to_string(s.max_new_tokens) +
-           ", image area: " + std::to_string(s.image_area) + ", seed: " + std::to_string(s.base_seed) + " + row index" +
-           (s.start_image ? ", answers start with a picture" : ""));
-  log.info("  Device: " + s.device + (s.vq_device.empty() ? "" : ", vision tokenizer: " + s.vq_device) +
-           ", batch size: " + std::to_string(s.batch_size));
-  log.info(bar);
-  if (!o.ignored.empty() && where.local_rank == 0)
-    log.warn("Ignored (no meaning for emu35): " + join(o.ignored, ", "));
+  // Everything after this point also lands in the log file, fatal errors included.
+  auto body = [&]() -> int {
+    const std::string bar(80, '=');
+    log.info(bar);
+    log.info("emu35 edit - diffgentor-compatible image editing with Emu3.5 (x2i)");
+    log.info("  Backend: emu35");
+    log.info("  Model: " + s.model_dir.string());
+    log.info("  Vision tokenizer: " + s.vq_dir.string());
+    log.info("  Input: " + o.input);
+    log.info("  Output: " + out_dir.string());
+    log.info("  Node: " + std::to_string(node.rank) + "/" + std::to_string(node.count) +
+             (node.source != "default" ? " (from " + node.source + ")" : ""));
+    log.info("  Process: " + std::to_string(where.local_rank) + "/" + std::to_string(where.num_workers));
+    log.info("  Guidance: " + float_text(s.cfg) + ", max new tokens: " + std::to_string(s.max_new_tokens) +
+             ", image area: " + std::to_string(s.image_area) + ", seed: " + std::to_string(s.base_seed) + " + row index" +
+             (s.start_image ? ", answers start with a picture" : ""));
+    log.info("  Device: " + s.device + (s.vq_device.empty() ? "" : ", vision tokenizer: " + s.vq_device) +
+             ", batch size: " + std::to_string(s.batch_size));
+    log.info(bar);
+    if (!o.ignored.empty() && where.local_rank == 0)
+      log.warn("Ignored (no meaning for emu35): " + join(o.ignored, ", "));
 
-  // ---- scan: filter -> skip finished -> shard ----
-  DatasetOptions dopt;
-  dopt.instruction_key = o.instruction_key;
-  dopt.output_name_column = o.output_name_column;
-  const Dataset d = load_dataset(o.input, dopt);
-  std::vector<const EditRow*> pending;
-  size_t selected = 0, completed = 0;
-  for (const EditRow& r : d.rows) {
-    if (!filter.contains(r.position)) continue;
-    if (range && (r.position < range->first || r.position >= range->second)) continue;
-    ++selected;
-    if (!o.no_resume && r.error.empty() && fs::exists(out_dir / r.output_name)) {
-      ++completed;
-      continue;
+    // ---- scan: filter -> skip finished -> shard ----
+    DatasetOptions dopt;
+    dopt.instruction_key = o.instruction_key;
+    dopt.output_name_column = o.output_name_column;
+    const Dataset d = load_dataset(o.input, dopt);
+    std::vector<const EditRow*> pending;
+    size_t selected = 0, completed = 0;
+    for (const EditRow& r : d.rows) {
+      if (!filter.contains(r.position)) continue;
+      if (range && (r.position < range->first || r.position >= range->second)) continue;
+      ++selected;
+      if (!o.no_resume && r.error.empty() && fs::exists(out_dir / r.output_name)) {
+        ++completed;
+        continue;
+      }
+      pending.push_back(&r);
     }
-    pending.push_back(&r);
-  }
-  std::vector<const EditRow*> mine;
-  if (is_worker) {
-    mine = pending;  // the parent already cut this worker's share out of the node's rows
-  } else {
-    auto [a, b] = contiguous_chunk(pending.size(), node.count, node.rank);
-    mine.assign(pending.begin() + static_cast<std::ptrdiff_t>(a), pending.begin() + static_cast<std::ptrdiff_t>(b));
-  }
-  log.info("Scan:");
-  log.info("  Source: " + d.source.string() + " (" + d.format + ")");
-  log.info("  Total samples: " + std::to_string(d.rows.size()));
-  if (!filter.all() || range) log.info("  Selected: " + std::to_string(selected));
-  log.info(std::string("  Completed (skipped): ") + std::to_string(completed) + (o.no_resume ? " (--no_resume: none skipped)" : ""));
-  log.info("  All pending: " + std::to_string(pending.size()));
-  log.info("  This " + std::string(launcher ? "node" : "process") + " will handle: " + std::to_string(mine.size()) + " samples");
-  if (mine.empty()) {
-    log.info("Nothing to do: every selected row of this " + std::string(launcher || node.count > 1 ? "node" : "run") +
-             " already has its picture.");
-    return 0;
-  }
+    std::vector<const EditRow*> mine;
+    if (range) {
+      mine = pending;  // the parent already cut this worker's share out of the node's rows
+    } else {
+      auto [a, b] = contiguous_chunk(pending.size(), node.count, node.rank);
+      mine.assign(pending.begin() + static_cast<std::ptrdiff_t>(a), pending.begin() + static_cast<std::ptrdiff_t>(b));
+      if (is_worker) {  // started by hand with --local_rank: this worker's share of the node's rows
+        auto [c, e2] = contiguous_chunk(mine.size(), where.num_workers, where.local_rank);
+        mine = std::vector<const EditRow*>(mine.begin() + static_cast<std::ptrdiff_t>(c),
+                                           mine.begin() + static_cast<std::ptrdiff_t>(e2));
+      }
+    }
+    log.info("Scan:");
+    log.info("  Source: " + d.source.string() + " (" + d.format + ")");
+    log.info("  Total samples: " + std::to_string(d.rows.size()));
+    if (!filter.all() || range) log.info("  Selected: " + std::to_string(selected));
+    log.info(std::string("  Completed (skipped): ") + std::to_string(completed) + (o.no_resume ? " (--no_resume: none skipped)" : ""));
+    log.info("  All pending: " + std::to_string(pending.size()));
+    log.info("  This " + std::string(launcher ? "node" : "process") + " will handle: " + std::to_string(mine.size()) + " samples");
+    if (mine.empty()) {
+      log.info("Nothing to do: every selected row of this " + std::string(launcher || node.count > 1 ? "node" : "run") +
+               " already has its picture.");
+      return 0;
+    }
 
-  if (!launcher) {
-    const std::string suffix = process_suffix(where);
-    Tables t{with_suffix(csv_base, suffix), with_suffix(csv_base.parent_path() / "failures.csv", suffix)};
-    return process_rows(s, d, mine, where, t, log);
-  }
+    if (!launcher) {
+      const std::string suffix = process_suffix(where);
+      Tables t{with_suffix(csv_base, suffix), with_suffix(csv_base.parent_path() / "failures.csv", suffix)};
+      return process_rows(s, d, mine, where, t, log);
+    }
 
-  // ---- several model instances on this host: one worker per GPU slice ----
-  log.info("Selected launch strategy: multiprocess (" + std::to_string(slices.size()) + " instances of " +
-           std::to_string(gpus_per_model) + " GPU(s))");
-  std::vector<WorkerLaunch> launches;
-  for (size_t i = 0; i < slices.size(); ++i) {
-    auto [a, b] = contiguous_chunk(mine.size(), static_cast<int>(slices.size()), static_cast<int>(i));
-    if (a == b) continue;
-    WorkerLaunch w;
-    w.cuda_visible_devices = slices[i];
-    w.extra_args = {"--local_rank", std::to_string(i), "--num_workers", std::to_string(slices.size()), "--row_range",
-                    std::to_string(mine[a]->position) + ":" + std::to_string(mine[b - 1]->position + 1)};
-    if (o.log_dir.empty()) w.extra_args.insert(w.extra_args.end(), {"--log_dir", log_dir.string()});
-    log.info("Instance " + std::to_string(i) + ": CUDA_VISIBLE_DEVICES=" + slices[i] + ", " + std::to_string(b - a) +
-             " rows (positions " + std::to_string(mine[a]->position) + ".." + std::to_string(mine[b - 1]->position) + ")");
-    launches.push_back(std::move(w));
+    // ---- several model instances on this host: one worker per GPU slice ----
+    log.info("Selected launch strategy: multiprocess (" + std::to_string(slices.size()) + " instances of " +
+             std::to_string(gpus_per_model) + " GPU(s))");
+    std::vector<WorkerLaunch> launches;
+    for (size_t i = 0; i < slices.size(); ++i) {
+      auto [a, b] = contiguous_chunk(mine.size(), static_cast<int>(slices.size()), static_cast<int>(i));
+      if (a == b) continue;
+      WorkerLaunch w;
+      w.cuda_visible_devices = slices[i];
+      w.extra_args = {"--local_rank", std::to_string(i), "--num_workers", std::to_string(slices.size()), "--row_range",
+                      std::to_string(mine[a]->position) + ":" + std::to_string(mine[b - 1]->position + 1)};
+      if (o.log_dir.empty()) w.extra_args.insert(w.extra_args.end(), {"--log_dir", log_dir.string()});
+      log.info("Instance " + std::to_string(i) + ": CUDA_VISIBLE_DEVICES=" + slices[i] + ", " + std::to_string(b - a) +
+               " rows (positions " + std::to_string(mine[a]->position) + ".." + std::to_string(mine[b - 1]->position) + ")");
+      launches.push_back(std::move(w));
+    }
+    const auto outcomes = run_workers(launches, {});
+    int code = 0;
+    for (size_t i = 0; i < outcomes.size(); ++i) {
+      const int c = outcomes[i].exit_code;
+      log.info("Instance " + launches[i].extra_args[1] + " finished with exit code " + std::to_string(c) +
+               (c == 0 ? "" : " (see its log in " + log_dir.string() + ")"));
+      if (c != 0) code = 1;
+    }
+    if (interrupted()) {
+      log.error("Interrupted by user");
+      return 130;
+    }
+    return code;
+  };
+  try {
+    return body();
+  } catch (const std::exception& ex) {
+    log.record("ERROR", ex.what());  // the terminal gets it from main
+    throw;
   }
-  const auto outcomes = run_workers(launches, {});
-  int code = 0;
-  for (size_t i = 0; i < outcomes.size(); ++i) {
-    const int c = outcomes[i].exit_code;
-    log.info("Instance " + launches[i].extra_args[1] + " finished with exit code " + std::to_string(c) +
-             (c == 0 ? "" : " (see its log in " + log_dir.string() + ")"));
-    if (c != 0) code = 1;
-  }
-  if (interrupted()) {
-    log.error("Interrupted by user");
-    return 130;
-  }
-  return code;
 }
 
 }  // namespace emu35::app::edit

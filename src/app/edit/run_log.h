@@ -27,6 +27,7 @@ class RunLog {
   void info(const std::string& msg);
   void warn(const std::string& msg);   // terminal: stderr
   void error(const std::string& msg);  // terminal: stderr, even when not the terminal process
+  void record(const char* level, const std::string& msg) { emit(level, msg, false, stderr); }  // file only
   const std::filesystem::path& file() const { return path_; }
 
  private:

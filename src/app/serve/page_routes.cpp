@@ -39,6 +39,9 @@ void add_page_routes(httplib::Server& svr, ServerContext& ctx) {
                    "connect-src 'self'");
     serve_asset(res, find_asset("index.html"));
   });
+  svr.Get("/favicon.ico", [](const httplib::Request&, httplib::Response& res) {
+    serve_asset(res, find_asset("favicon.svg"));
+  });
   svr.Get(R"(/static/([A-Za-z0-9_.-]+))", [](const httplib::Request& req, httplib::Response& res) {
     serve_asset(res, find_asset(std::string(req.matches[1])));
   });
