@@ -20,6 +20,13 @@ export PKG_CONFIG_SYSROOT_DIR=$root
 export ICU_ROOT=$root/usr
 # Indirect dependencies (libicudata under libicuuc) are not found through RUNPATH.
 export LD_LIBRARY_PATH=$root/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+# ../shared does not travel to the GPU machine: prepare-gpu-carry.sh packs it.
+shared=$(realpath -m ../shared)
+if [[ ! -d $shared && -f .deps/shared.tar.xz ]]; then
+  [[ -d .deps/shared ]] || tar -xJf .deps/shared.tar.xz -C .deps
+  shared=$PWD/.deps/shared
+fi
+export EMU35_FIXTURES=$shared/fixtures/reference
 build=${EMU35_BUILD_DIR:-build-gpu}
 out=${OUT:-/tmp/gpu-check-out}
 mkdir -p "$out"
@@ -47,7 +54,7 @@ if (( all_tests )); then
 fi
 if (( bench )) && [[ -x $build/emu35 ]]; then
   # shellcheck disable=SC2086  # EMU35_BENCH_ARGS is split into options on purpose
-  $build/emu35 bench --device cuda --shared ../shared ${EMU35_BENCH_ARGS:-} 2>&1 | tee "$out/bench.log" | tail -60
+  $build/emu35 bench --device cuda --shared $shared ${EMU35_BENCH_ARGS:-} 2>&1 | tee "$out/bench.log" | tail -60
 fi
 echo
 echo "==== gpu-check summary ===="

@@ -8,6 +8,7 @@
 #include "app/edit/csv.h"
 #include "app/edit/csv_appender.h"
 #include "app/edit/dataset.h"
+#include "app/edit/edit_plan.h"
 #include "app/edit/env_vars.h"
 #include "app/edit/gpu_slices.h"
 #include "app/edit/image_refs.h"
@@ -358,4 +359,19 @@ TEST(EditDataset, JsonlRows) {
   EXPECT_EQ(d.rows[2].images.size(), 2u);
   EXPECT_NE(d.rows[3].error.find("instruction"), std::string::npos);
   EXPECT_NE(d.rows[4].error.find("index"), std::string::npos);
+}
+
+TEST(EditTables, PerProcessNamesFollowDiffgentor) {
+  ProcessPlacement one;
+  EXPECT_EQ(process_suffix(one), "");
+  ProcessPlacement node{1, 4, 0, 1};
+  EXPECT_EQ(process_suffix(node), "_node1");
+  ProcessPlacement worker{0, 1, 2, 3};
+  EXPECT_EQ(process_suffix(worker), "_process2");
+  ProcessPlacement both{3, 4, 1, 2};
+  EXPECT_EQ(process_suffix(both), "_node3_process1");
+  EXPECT_EQ(with_suffix("/o/results.csv", "_node3_process1"), std::filesystem::path("/o/results_node3_process1.csv"));
+  EXPECT_EQ(failures_path_for("/o/results.csv"), std::filesystem::path("/o/failures.csv"));
+  EXPECT_EQ(failures_path_for("/o/results_7.csv"), std::filesystem::path("/o/failures_7.csv"));
+  EXPECT_EQ(failures_path_for("/o/table.csv"), std::filesystem::path("/o/table_failures.csv"));
 }

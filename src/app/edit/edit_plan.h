@@ -33,6 +33,10 @@ std::string process_suffix(const ProcessPlacement& p);
 // <stem><suffix><ext> beside `path`.
 std::filesystem::path with_suffix(const std::filesystem::path& path, const std::string& suffix);
 
+// The failures table beside a results table: results*.csv -> failures*.csv
+// (results_3.csv -> failures_3.csv), any other name.csv -> name_failures.csv.
+std::filesystem::path failures_path_for(const std::filesystem::path& results_csv);
+
 // results.csv columns: the input columns (sorted) without ours, then ours.
 std::vector<std::string> results_columns(const Dataset& d);
 const std::vector<std::string>& failures_columns();

@@ -197,7 +197,7 @@ int run_edit(const EditOptions& o) {
 
     if (!launcher) {
       const std::string suffix = process_suffix(where);
-      Tables t{with_suffix(csv_base, suffix), with_suffix(csv_base.parent_path() / "failures.csv", suffix)};
+      Tables t{with_suffix(csv_base, suffix), with_suffix(failures_path_for(csv_base), suffix)};
       return process_rows(s, d, mine, where, t, log);
     }
 

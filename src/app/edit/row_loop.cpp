@@ -38,6 +38,12 @@ fs::path with_suffix(const fs::path& path, const std::string& suffix) {
   return path.parent_path() / (path.stem().string() + suffix + path.extension().string());
 }
 
+fs::path failures_path_for(const fs::path& results_csv) {
+  const std::string stem = results_csv.stem().string();
+  const std::string name = stem.rfind("results", 0) == 0 ? "failures" + stem.substr(7) : stem + "_failures";
+  return results_csv.parent_path() / (name + results_csv.extension().string());
+}
+
 namespace {
 const std::vector<std::string> kOurColumns = {"output_image", "seed", "tokens", "seconds"};
 

@@ -6,8 +6,12 @@ bool http_server_available() { return false; }
 int run_server(const ServeOptions&) { return 1; }
 }  // namespace emu35::app::serve
 #else
-#include <pthread.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
 
 #include <cstdlib>
 #include <filesystem>
@@ -47,6 +51,16 @@ bool authorized(const httplib::Request& req, const std::string& key) {
   return false;
 }
 
+int g_signal_pipe[2] = {-1, -1};
+std::atomic<int> g_signals{0};
+
+void on_stop_signal(int) {
+  if (g_signals.fetch_add(1) > 0) _exit(130);
+  const char c = 's';
+  if (write(g_signal_pipe[1], &c, 1) < 0) {
+  }
+}
+
 bool is_page(const std::string& path) { return path == "/" || path.rfind("/static/", 0) == 0; }
 bool is_openai(const std::string& path) { return path.rfind("/v1/", 0) == 0; }
 
@@ -71,14 +85,16 @@ int run_server(const ServeOptions& opt_in) {
   const Emu3Config cfg = Emu3Config::load(opt.model);
   if (opt.model_name.empty()) opt.model_name = default_model_id(opt.model);
 
-  // SIGINT / SIGTERM are taken by one thread (sigwait), the others never see
-  // them; SIGPIPE from a client that hung up must not kill the server.
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  sigaddset(&sigs, SIGINT);
-  sigaddset(&sigs, SIGTERM);
-  sigaddset(&sigs, SIGUSR1);  // our own wake-up of the signal thread at exit
-  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  // SIGINT / SIGTERM: the handler only writes to a pipe (threads of other
+  // libraries exist before us, so any thread may receive the signal); a
+  // watcher thread does the stopping. SIGPIPE from a client that hung up must
+  // not kill the server.
+  if (pipe2(g_signal_pipe, O_CLOEXEC) != 0) throw Error("cannot create a pipe for signal handling");
+  struct sigaction sa{};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
   Scheduler sched(opt);
@@ -151,21 +167,21 @@ int run_server(const ServeOptions& opt_in) {
 
   // First signal: stop gracefully (running requests end as canceled). A
   // second one, e.g. while weights are still loading, exits at once.
-  std::thread signals([&svr, &sched, sigs] {
-    for (int count = 0;; ++count) {
-      int sig = 0;
-      sigwait(&sigs, &sig);
-      if (sig == SIGUSR1) return;
-      if (count > 0) std::_Exit(130);
-      std::cerr << "emu35 serve: stopping (signal " << sig << "; again to exit at once)\n";
-      sched.request_stop();
-      svr.stop();
+  std::thread watcher([&svr, &sched] {
+    char c = 0;
+    while (read(g_signal_pipe[0], &c, 1) < 0 && errno == EINTR) {
     }
+    if (c != 's') return;  // 'q': the server stopped by itself
+    std::cerr << "emu35 serve: stopping (again to exit at once)\n";
+    sched.request_stop();
+    svr.stop();
   });
   const bool ok = svr.listen_after_bind();
   sched.stop();
-  pthread_kill(signals.native_handle(), SIGUSR1);
-  signals.join();
+  const char q = 'q';
+  if (write(g_signal_pipe[1], &q, 1) < 0) {
+  }
+  watcher.join();
   return ok ? 0 : 1;
 }
 
