@@ -328,7 +328,7 @@ TEST(EditCli, FinishedDatasetExitsAtOnceThroughTheDiffgentorLink) {
   const auto t0 = std::chrono::steady_clock::now();
   EXPECT_EQ(run_command(cmd, &log), 0) << log;
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  EXPECT_LT(secs, 1.0);
+  EXPECT_LT(secs, 2.0);  // ~0.01 s here; generous for loaded CI machines (the missing model proves nothing loads)
   EXPECT_TRUE(contains(log, "Completed (skipped): 200")) << log;
   EXPECT_TRUE(contains(log, "Nothing to do")) << log;
   EXPECT_TRUE(contains(log, "Ignored (no meaning for emu35): --num_inference_steps, --guidance_scale, --negative_prompt"))

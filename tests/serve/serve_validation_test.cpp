@@ -4,7 +4,17 @@
 // bodies, garbage HTTP, missing or wrong API keys.
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <memory>
+#include <thread>
+
 #include "image/image.h"
+#include "image/resize.h"
+#include "image/image_read.h"
 #include "image/image_write.h"
 #include "serve_process.h"
 
@@ -62,6 +72,13 @@ TEST_F(ServeValidation, MalformedJsonIs400) {
   EXPECT_EQ(o.status, 400);
   EXPECT_TRUE(o.json()["error"]["message"].is_string());
   EXPECT_EQ(o.json()["error"]["type"], "invalid_request_error");
+  // Not UTF-8: the JSON parser refuses it; as a multipart field it is named.
+  auto u = client().request("POST", "/predictions", "{\"input\": {\"prompt\": \"\xff\xfe\"}}",
+                            {{"Content-Type", "application/json"}});
+  EXPECT_EQ(u.status, 400);
+  auto m = client().post_multipart("/predictions", {{"prompt", "", "", "bad \xff\xfe text"}});
+  EXPECT_EQ(m.status, 422);
+  EXPECT_NE(m.body.find("prompt"), std::string::npos) << m.body;
 }
 
 TEST_F(ServeValidation, BodyShapeErrors) {
@@ -241,6 +258,68 @@ TEST(ServeAuth, ApiKeyGuardsEveryRouteButHealth) {
   auto ok = c.post_json("/predictions", {{"input", tiny_input(1)}}, {{"Authorization", "Bearer s3cret-key"}});
   EXPECT_EQ(ok.status, 200);
   EXPECT_EQ(ok.json()["status"], "succeeded");
+}
+
+// A one-request web server on loopback that hands out a file.
+class OneShotFileServer {
+ public:
+  explicit OneShotFileServer(std::string body) : body_(std::move(body)) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    listen(fd_, 1);
+    socklen_t len = sizeof a;
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] {
+      const int c = accept(fd_, nullptr, nullptr);
+      if (c < 0) return;
+      char buf[4096];
+      (void)!recv(c, buf, sizeof buf, 0);
+      const std::string resp = "HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: " +
+                               std::to_string(body_.size()) + "\r\nConnection: close\r\n\r\n" + body_;
+      (void)!send(c, resp.data(), resp.size(), MSG_NOSIGNAL);
+      close(c);
+    });
+  }
+  ~OneShotFileServer() {
+    shutdown(fd_, SHUT_RDWR);
+    close(fd_);
+    thread_.join();
+  }
+  int port() const { return port_; }
+
+ private:
+  std::string body_;
+  int fd_ = -1, port_ = 0;
+  std::thread thread_;
+};
+
+TEST(ServeUrlImages, FetchedOnlyWhenAllowed) {
+  ServeProcess server({"--allow-url-images"});
+  REQUIRE_SERVER(server);
+  auto files = std::make_unique<OneShotFileServer>(read_file(fixture("images/ref_1.png")));
+  json in = tiny_input(3);
+  in.erase("target_size");
+  in["task_type"] = "x2i";
+  in["max_new_tokens"] = 60;
+  in["reference_image"] = "http://127.0.0.1:" + std::to_string(files->port()) + "/ref_1.png";
+  auto r = server.client().post_json("/predictions", {{"input", in}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  json j = r.json();
+  ASSERT_EQ(j["status"], "succeeded") << r.body;
+  auto [w, h] = smart_resize_size(432, 768, 4096);  // match_input: the fetched picture's shape
+  std::string type;
+  Image img = decode_image(data_uri_bytes(j["output"][0], &type), "output");
+  EXPECT_EQ(img.width, w);
+  EXPECT_EQ(img.height, h);
+  // Nothing listens there any more: a clear 422.
+  files.reset();
+  auto gone = server.client().post_json("/predictions", {{"input", in}});
+  EXPECT_EQ(gone.status, 422);
+  EXPECT_NE(gone.body.find("reference_image[0]"), std::string::npos) << gone.body;
 }
 
 }  // namespace

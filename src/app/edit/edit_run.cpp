@@ -150,7 +150,7 @@ int run_edit(const EditOptions& o) {
     log.info("  Device: " + s.device + (s.vq_device.empty() ? "" : ", vision tokenizer: " + s.vq_device) +
              ", batch size: " + std::to_string(s.batch_size));
     log.info(bar);
-    if (!o.ignored.empty() && where.local_rank == 0)
+    if (!o.ignored.empty() && where.local_rank == 0 && !range)  // a worker's parent already said it
       log.warn("Ignored (no meaning for emu35): " + join(o.ignored, ", "));
 
     // ---- scan: filter -> skip finished -> shard ----

@@ -4,6 +4,8 @@
 //   event: done      data: the whole prediction (as GET /predictions/{id})
 // The stream closes after `done`. Previews are only decoded while someone follows.
 #ifdef EMU35_HAVE_HTTPLIB
+#include <thread>
+
 #include "app/serve/prediction_json.h"
 #include "app/serve/server_context.h"
 
@@ -12,11 +14,17 @@ using nlohmann::json;
 namespace emu35::app::serve {
 
 namespace {
+using Clock = std::chrono::steady_clock;
+// Progress goes out at most this often (a GPU makes dozens of steps a second);
+// status changes, previews and the end are sent at once.
+constexpr auto kProgressEvery = std::chrono::milliseconds(100);
+
 struct StreamState {
   bool started = false;
   uint64_t version = 0;
+  JobStatus status = JobStatus::Starting;
   std::shared_ptr<const JobPreview> preview;
-  std::chrono::steady_clock::time_point last_write = std::chrono::steady_clock::now();
+  Clock::time_point last_write = Clock::now(), last_progress{};
 };
 
 std::string event(const char* name, const json& data) {
@@ -43,16 +51,24 @@ void add_event_route(httplib::Server& svr, ServerContext& ctx) {
             st = ctx.sched.snapshot(*job);
           } else {
             st = ctx.sched.wait(*job, state->version, std::chrono::milliseconds(1000));
+            const auto next = state->last_progress + kProgressEvery;
+            if (st.version != state->version && st.status == state->status && st.preview == state->preview &&
+                Clock::now() < next) {
+              std::this_thread::sleep_until(next);
+              st = ctx.sched.snapshot(*job);
+            }
           }
           if (out.size() || st.version != state->version) {
             state->version = st.version;
+            state->status = st.status;
+            state->last_progress = Clock::now();
             out += event("progress", progress_json(*job, st));
             if (st.preview && st.preview != state->preview) {
               state->preview = st.preview;
               out += event("preview", preview_json(*st.preview));
             }
           }
-          const auto now = std::chrono::steady_clock::now();
+          const auto now = Clock::now();
           if (out.empty() && now - state->last_write > std::chrono::seconds(15)) out = ": keep-alive\n\n";
           if (is_terminal(st.status)) out += event("done", prediction_json(*job, st));
           if (!out.empty()) {

@@ -16,9 +16,10 @@ ReferenceImage decode_reference(std::span<const uint8_t> bytes, const std::strin
   try {
     return {field, decode_image(bytes, field, {lim.max_image_pixels})};
   } catch (const Error& e) {
-    // decode_image's messages already start with the name we gave it.
+    // decode_image's messages name the source we gave it: the field leads already.
     std::string msg = e.what();
-    if (msg.rfind(field, 0) == 0) msg = msg.substr(field.size() + (msg.size() > field.size() + 1 ? 2 : 0));
+    for (const std::string& lead : {"image '" + field + "': ", field + ": "})
+      if (msg.rfind(lead, 0) == 0) msg = msg.substr(lead.size());
     throw InputError(status, field, msg);
   }
 }
@@ -91,6 +92,18 @@ void read_generation_fields(const JsonFields& f, Request& r, const InputLimits& 
 }
 
 namespace {
+bool valid_utf8(const std::string& s) {
+  for (size_t i = 0; i < s.size();) {
+    const auto c = static_cast<uint8_t>(s[i]);
+    const int n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return false;
+    for (int k = 1; k < n; ++k)
+      if ((static_cast<uint8_t>(s[i + k]) & 0xC0) != 0x80) return false;
+    i += static_cast<size_t>(n);
+  }
+  return true;
+}
+
 // resolve_params names the field first ("max_new_tokens: ..." or
 // "text_top_k must ..."); "images" is ours, APIs call it otherwise.
 InputError to_input_error(const Error& e, int status, const std::string& images_field) {
@@ -111,6 +124,7 @@ InputError to_input_error(const Error& e, int status, const std::string& images_
 
 void finalize_input(JobInput& in, const InputLimits& lim, int status, const std::string& images_field) {
   Request& r = in.request;
+  if (!valid_utf8(r.prompt)) throw InputError(status, "prompt", "is not valid UTF-8");
   if (static_cast<int>(r.images.size()) > lim.max_images)
     throw InputError(status, images_field,
                      "at most " + std::to_string(lim.max_images) + " pictures per request, got " +
@@ -125,8 +139,14 @@ void finalize_input(JobInput& in, const InputLimits& lim, int status, const std:
 
   // The budget: prompt (exact once the tokenizer is loaded; its UTF-8 length
   // bounds it before), the template, every reference picture, the answer.
-  int64_t tokens = lim.tokenizer ? static_cast<int64_t>(lim.tokenizer->encode(r.prompt).size())
-                                 : static_cast<int64_t>(r.prompt.size());
+  int64_t tokens = static_cast<int64_t>(r.prompt.size());
+  if (lim.tokenizer) {
+    try {
+      tokens = static_cast<int64_t>(lim.tokenizer->encode(r.prompt).size());
+    } catch (const Error& e) {
+      throw InputError(status, "prompt", e.what());
+    }
+  }
   tokens += 48;
   for (const ReferenceImage& img : r.images) {
     auto [w, h] = smart_resize_size(img.image.width, img.image.height, in.params.image_area);

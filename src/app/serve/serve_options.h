@@ -29,7 +29,7 @@ struct ServeOptions {
   // follows the request's events.
   int preview_rows = 8;
   int preview_interval_ms = 1000;
-  int keep_predictions = 500;  // finished predictions kept for GET
+  int keep_predictions = 100;  // finished predictions (with their pictures) kept for GET
   int http_threads = 0;        // 0: enough for every queued and running request
   int startup_delay_ms = 0;    // tests: hold the STARTING state this long
 };
