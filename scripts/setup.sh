@@ -14,8 +14,8 @@ core=(cmake ninja-build g++ pkg-config
       libgtest-dev libgmock-dev libbenchmark-dev
       nlohmann-json3-dev libcli11-dev libyaml-cpp-dev
       libpng-dev libjpeg-dev libopenblas-dev
-      libprotobuf-dev protobuf-compiler)
-full=(libcpp-httplib-dev libwebp-dev libzip-dev zlib1g-dev libpcre2-dev libicu-dev libssl-dev)
+      libprotobuf-dev protobuf-compiler libicu-dev)
+full=(libcpp-httplib-dev libwebp-dev libzip-dev zlib1g-dev libpcre2-dev libssl-dev libbrotli-dev)
 
 # Optional: the headless-browser test of `emu35 serve`'s page (tests/browser).
 browser=(chromium chromium-driver)

@@ -140,8 +140,10 @@ GemmEngine::GemmEngine(size_t cublaslt_workspace) : impl_(std::make_unique<Impl>
   EMU35_CUBLAS_CHECK(cublasLtCreate(&impl_->lt));
   impl_->lt_workspace = DeviceBuffer(cublaslt_workspace, "cuBLASLt workspace");
   impl_->sms = device_sm_count();
-  if (const char* e = std::getenv("EMU35_GEMV"); e && std::strcmp(e, "cublaslt") == 0)
-    small_ = SmallBatchPath::CublasLt;
+  if (const char* e = std::getenv("EMU35_GEMV")) {
+    if (std::strcmp(e, "cublaslt") == 0) small_ = SmallBatchPath::CublasLt;
+    else if (std::strcmp(e, "streaming") == 0) small_ = SmallBatchPath::Streaming;
+  }
 }
 
 GemmEngine::~GemmEngine() = default;

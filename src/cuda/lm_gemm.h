@@ -37,8 +37,9 @@ class GemmEngine {
 
   void matmul(const void* x, int M, const DevMatrix& w, float* y, int64_t ldy, cudaStream_t stream);
 
-  // Path for bf16 products with M <= 16 (default Streaming; EMU35_GEMV=cublaslt
-  // in the environment switches it, for measurements).
+  // Path for bf16 products with M <= 16. Default cuBLASLt: on the H100 it
+  // streams decode weights at 2.4-2.8 TB/s against 1.6-2.0 for our kernel
+  // (BENCHMARKS.md); EMU35_GEMV=streaming selects ours, for measurements.
   void set_small_batch_path(SmallBatchPath p) { small_ = p; }
   SmallBatchPath small_batch_path() const { return small_; }
 
@@ -49,7 +50,7 @@ class GemmEngine {
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
-  SmallBatchPath small_ = SmallBatchPath::Streaming;
+  SmallBatchPath small_ = SmallBatchPath::CublasLt;
 };
 
 }  // namespace emu35::cuda

@@ -16,6 +16,7 @@ const arg = (name, dflt) => {
 const url = arg('url');
 const out = arg('out', '.');
 const executablePath = arg('chromium', '/usr/bin/chromium');
+const fixtures = arg('fixtures');
 
 function fail(msg) {
   console.error(`FAIL: ${msg}`);
@@ -63,6 +64,22 @@ try {
   const link = await page.$eval('#gallery figure.card a.download', (a) => [a.getAttribute('href').slice(0, 22), a.download]);
   const stats = await page.evaluate(() => ({ ...document.body.dataset }));
   await page.screenshot({ path: join(out, 'screenshot.png'), fullPage: true });
+
+  // An edit: pick a reference picture (landscape), the task becomes x2i and
+  // the ratio "match input" gives a landscape result.
+  if (fixtures) {
+    await page.setInputFiles('#files', join(fixtures, 'images', 'ref_0.png'));
+    await page.waitForSelector('#refs .ref img');
+    const task = await page.$eval('#task_type', (s) => s.value);
+    if (task !== 'x2i') fail(`task after adding a picture is ${task}`);
+    await page.fill('#target_size', '');
+    await page.fill('#prompt', 'make it winter');
+    await page.click('#go');
+    await page.waitForFunction(() => Number(document.body.dataset.doneEvents || 0) >= 2, null, { timeout: 120000 });
+    const edited = await page.$eval('#gallery figure.card img', (img) => [img.naturalWidth, img.naturalHeight]);
+    if (!(edited[0] > edited[1])) fail(`the edit of a landscape picture is ${edited[0]}x${edited[1]}`);
+    await page.screenshot({ path: join(out, 'screenshot.png'), fullPage: true });
+  }
 
   if (size[0] !== 192 || size[1] !== 192) fail(`picture is ${size[0]}x${size[1]}, expected 192x192`);
   if (link[0] !== 'data:image/png;base64,') fail(`download link is ${link[0]}`);

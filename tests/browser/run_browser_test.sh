@@ -37,7 +37,7 @@ for _ in $(seq 1 600); do
   sleep 0.1
 done
 [[ -n $port ]] || { echo "FAIL: emu35 serve did not start"; cat "$out/serve.err"; exit 1; }
-node "$here/browser_test.mjs" --url "http://127.0.0.1:$port/" --chromium "$chromium" --out "$out"
+node "$here/browser_test.mjs" --url "http://127.0.0.1:$port/" --chromium "$chromium" --out "$out" --fixtures "$fixtures"
 rc=$?
 echo "screenshots: $out/drawing.png $out/screenshot.png"
 exit $rc
