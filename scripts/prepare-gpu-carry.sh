@@ -7,6 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p .deps/debs
-(cd .deps/debs && apt-get download libicu72 libicu-dev libcpp-httplib-dev libcpp-httplib0.11 libzip-dev libzip4 zlib1g-dev libssl-dev libbrotli-dev)
+(cd .deps/debs && apt-get download libicu72 libicu-dev libcpp-httplib-dev libcpp-httplib0.11 libzip-dev libzip4 zlib1g-dev libssl-dev libbrotli-dev \
+  libwebp-dev libwebp7 libwebpmux3 libwebpdemux2)
 tar -cJf .deps/shared.tar.xz -C .. shared/fixtures/reference shared/configs
 du -sh .deps/debs .deps/shared.tar.xz
