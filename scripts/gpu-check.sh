@@ -11,7 +11,9 @@ for a in "$@"; do
   case $a in --all-tests) all_tests=1 ;; --no-bench) bench=0 ;; esac
 done
 root=$PWD/.deps/root
-if [[ -d .deps/debs ]]; then
+# Installs what it can, else unpacks the carried .deb files into $root.
+bash scripts/setup.sh --minimal || exit 1
+if [[ -d .deps/debs && ! -d $root ]]; then
   mkdir -p "$root"
   for d in .deps/debs/*.deb; do dpkg -x "$d" "$root"; done
 fi

@@ -40,5 +40,18 @@ echo "setup: installing ${missing[*]}"
 SUDO=""
 if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
+if ! timeout 120 $SUDO apt-get update -qq; then
+  # No registry (the GPU machine): fall back to the .deb files carried there
+  # (scripts/prepare-gpu-carry.sh), unpacked into a prefix the build searches.
+  here=$(cd "$(dirname "$0")/.." && pwd)
+  if compgen -G "$here/.deps/debs/*.deb" >/dev/null; then
+    mkdir -p "$here/.deps/root"
+    for d in "$here"/.deps/debs/*.deb; do dpkg -x "$d" "$here/.deps/root"; done
+    echo "setup: no package registry; unpacked the carried packages into .deps/root"
+    echo "setup: configure with -DEMU35_DEPS_PREFIX=$here/.deps/root (scripts/gpu-check.sh does)"
+    exit 0
+  fi
+  echo "setup: cannot reach a package registry, and these packages are missing: ${missing[*]}" >&2
+  exit 1
+fi
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
