@@ -28,8 +28,12 @@ done
 if (( ! minimal )); then pkgs+=("${full[@]}"); fi
 if (( with_browser )); then pkgs+=("${browser[@]}"); fi
 
+# A tool already on PATH counts as installed, however it got there (the GPU
+# machine has CMake and Ninja from pip, not from packages).
+declare -A tool_of=([cmake]=cmake [ninja-build]=ninja [g++]=g++ [pkg-config]=pkg-config [protobuf-compiler]=protoc)
 missing=()
 for p in "${pkgs[@]}"; do
+  if [[ -n ${tool_of[$p]:-} ]] && command -v "${tool_of[$p]}" >/dev/null; then continue; fi
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if ((${#missing[@]} == 0)); then
@@ -40,18 +44,18 @@ echo "setup: installing ${missing[*]}"
 SUDO=""
 if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
-if ! timeout 120 $SUDO apt-get update -qq; then
-  # No registry (the GPU machine): fall back to the .deb files carried there
-  # (scripts/prepare-gpu-carry.sh), unpacked into a prefix the build searches.
-  here=$(cd "$(dirname "$0")/.." && pwd)
-  if compgen -G "$here/.deps/debs/*.deb" >/dev/null; then
-    mkdir -p "$here/.deps/root"
-    for d in "$here"/.deps/debs/*.deb; do dpkg -x "$d" "$here/.deps/root"; done
-    echo "setup: no package registry; unpacked the carried packages into .deps/root"
-    echo "setup: configure with -DEMU35_DEPS_PREFIX=$here/.deps/root (scripts/gpu-check.sh does)"
-    exit 0
-  fi
-  echo "setup: cannot reach a package registry, and these packages are missing: ${missing[*]}" >&2
-  exit 1
+if timeout 120 $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"; then
+  exit 0
 fi
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# No registry (the GPU machine): fall back to the .deb files carried there
+# (scripts/prepare-gpu-carry.sh), unpacked into a prefix the build searches.
+here=$(cd "$(dirname "$0")/.." && pwd)
+if compgen -G "$here/.deps/debs/*.deb" >/dev/null; then
+  mkdir -p "$here/.deps/root"
+  for d in "$here"/.deps/debs/*.deb; do dpkg -x "$d" "$here/.deps/root"; done
+  echo "setup: no package registry; unpacked the carried packages into .deps/root"
+  echo "setup: configure with -DEMU35_DEPS_PREFIX=$here/.deps/root (scripts/gpu-check.sh does)"
+  exit 0
+fi
+echo "setup: could not install: ${missing[*]}" >&2
+exit 1
