@@ -1,5 +1,7 @@
 #include "app/edit/row_progress.h"
 
+#include "app/progress.h"
+
 #include <cstdio>
 #include <unistd.h>
 
@@ -7,16 +9,7 @@
 namespace emu35::app::edit {
 
 namespace {
-// "1h02m", "3m05s", "12s"; "?" when unknown.
-std::string format_eta(double s) {
-  char buf[32];
-  if (!(s >= 0) || s > 1e8) return "?";
-  long t = static_cast<long>(s + 0.5);
-  if (t >= 3600) std::snprintf(buf, sizeof buf, "%ldh%02ldm", t / 3600, (t / 60) % 60);
-  else if (t >= 60) std::snprintf(buf, sizeof buf, "%ldm%02lds", t / 60, t % 60);
-  else std::snprintf(buf, sizeof buf, "%lds", t);
-  return buf;
-}
+std::string format_eta(double s) { return ProgressLine::format_duration(s); }
 
 double since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
