@@ -3,7 +3,8 @@
 # run the GPU tests (and optionally the whole suite), run `emu35 bench`, and
 # print a short table last. Usage: scripts/gpu-check.sh [--all-tests] [--no-bench]
 # Environment: EMU35_BENCH_ARGS adds `emu35 bench` options (e.g. "--e2e",
-# "--only decode1k,gemm"); EMU35_TEST_FILTER a --gtest_filter for the GPU tests.
+# "--only decode1k,gemm"); EMU35_TEST_FILTER a --gtest_filter for the GPU tests;
+# EMU35_BUILD_TARGETS limits the build to some targets.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 all_tests=0; bench=1
@@ -38,7 +39,9 @@ if ! cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DEMU35_CUDA=ON 
      >"$out/configure.log" 2>&1; then
   tail -30 "$out/configure.log"; echo "configure FAILED"; exit 1
 fi
-if ! cmake --build "$build" -j"$(nproc)" >"$out/build.log" 2>&1; then
+# EMU35_BUILD_TARGETS (e.g. "emu35 emu35_test_cuda") builds only those, for quick rounds.
+# shellcheck disable=SC2086  # a list of targets on purpose
+if ! cmake --build "$build" -j"$(nproc)" ${EMU35_BUILD_TARGETS:+--target $EMU35_BUILD_TARGETS} >"$out/build.log" 2>&1; then
   grep -E "error|Error" "$out/build.log" | head -40; echo "build FAILED"; exit 1
 fi
 summary+=("build: ok ($(( $(date +%s) - t0 ))s)")

@@ -99,7 +99,9 @@ struct EngineOptions {
   std::filesystem::path tokenizer_dir;  // emu3.tiktoken + emu3_vision_tokens.txt; empty = model_dir
   std::string device = "cpu";           // "cpu", "cuda[:N]" or "auto" (a GPU when there is one)
   int threads = 0;                      // CPU threads; 0 = all cores
-  std::string precision = "bf16";       // GPU math: "bf16" or "fp32" (tests)
+  // GPU math: "bf16" (transformer in bf16, IBQ decoder convolutions in TF32
+  // as PyTorch does by default) or "fp32" (everything float32, for checks).
+  std::string precision = "bf16";
   std::string vq_device;                // device for the vision tokenizer; empty = device
 };
 

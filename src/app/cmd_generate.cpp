@@ -223,7 +223,7 @@ const RegisterCommand reg_generate{
       sub.add_flag("--overwrite", a->overwrite, "replace an earlier result in --output");
       sub.add_option("--proto", a->proto, "also write the upstream Story protobuf to this file (with --requests: one NAME.pb per request beside it)");
       sub.add_option("--device", a->device, "cpu, cuda[:N] or auto")->capture_default_str();
-      sub.add_option("--precision", a->precision, "GPU math: bf16 or fp32 (for checking against the CPU)")->capture_default_str();
+      sub.add_option("--precision", a->precision, "GPU math: bf16 (IBQ decoder in TF32) or fp32 (all float32, for checking against the CPU)")->capture_default_str();
       sub.add_option("--threads", a->threads, "CPU threads (0 = all cores)")->capture_default_str();
       sub.add_flag("--quiet", a->quiet, "no progress line");
       return [a] { return run_generate(*a); };

@@ -22,7 +22,7 @@ const RegisterCommand reg_serve{
       sub.add_option("--host", o->host, "address to listen on (loopback by default)")->capture_default_str();
       sub.add_option("--port", o->port, "port (0: any free port, printed on stdout)")->capture_default_str();
       sub.add_option("--device", o->device, "cpu, cuda[:N] or auto")->capture_default_str();
-      sub.add_option("--precision", o->precision, "GPU math: bf16 or fp32")->capture_default_str();
+      sub.add_option("--precision", o->precision, "GPU math: bf16 (IBQ decoder in TF32) or fp32 (all float32)")->capture_default_str();
       sub.add_option("--threads", o->threads, "CPU threads (0 = all cores)")->capture_default_str();
       sub.add_option("--max-batch", o->max_batch, "requests generated together (each with its CFG rows)")->capture_default_str();
       sub.add_option("--max-queue", o->max_queue, "requests waiting beyond the batch; more are answered 429")->capture_default_str();

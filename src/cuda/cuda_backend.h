@@ -22,6 +22,9 @@ struct CudaBackend {
 // the memory, saying how much is needed.
 CudaBackend make_cuda_backend(std::shared_ptr<const lm::LmWeights> weights, int device, const std::string& precision);
 
-std::unique_ptr<vq::VqCodec> make_cuda_codec(std::shared_ptr<const vq::IbqModel> model, int device);
+// The encoder is exact float32 (codes equal the CPU's); the decoder's
+// convolutions run in TF32 when tf32_decoder (the Engine's bf16 precision).
+std::unique_ptr<vq::VqCodec> make_cuda_codec(std::shared_ptr<const vq::IbqModel> model, int device,
+                                             bool tf32_decoder = false);
 
 }  // namespace emu35::cuda

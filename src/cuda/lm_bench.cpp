@@ -78,7 +78,8 @@ SampleTask visual_task(int i, uint64_t step) {
 
 // Median wall time of one generation step (forward of every row + sampling)
 // for `requests` CFG pairs whose caches hold ctx - 1 tokens before the step.
-double time_decode(CudaRunner& r, StepBackend& be, int requests, int ctx, int iters) {
+// forward_only: the runner's pass alone (no sampling, no host round trip).
+double time_decode(CudaRunner& r, StepBackend& be, int requests, int ctx, int iters, bool forward_only = false) {
   const int cap = ctx + iters + 8;
   std::vector<int> slots;
   for (int i = 0; i < 2 * requests; ++i) {
@@ -92,6 +93,11 @@ double time_decode(CudaRunner& r, StepBackend& be, int requests, int ctx, int it
   const auto one = [&] {
     std::vector<lm::LmRow> rows;
     for (size_t j = 0; j < slots.size(); ++j) rows.push_back({slots[j], std::span<const int32_t>(&toks[j], 1)});
+    if (forward_only) {
+      r.forward_device(rows);
+      EMU35_CUDA_CHECK(cudaStreamSynchronize(r.stream()));
+      return;
+    }
     be.step(rows, tasks, next.data());
     for (int i = 0; i < requests; ++i) {
       const int32_t t = next[size_t(i)] >= 0 ? next[size_t(i)] : tok::BOV;
@@ -170,6 +176,23 @@ std::vector<std::string> gemm_notes(const Model& m, int device, double copy_bw) 
   std::vector<std::string> notes;
   Stream stream;
   GemmEngine g;
+  {  // what a pure read stream achieves, next to the copy bandwidth the floors use
+    const size_t bytes = size_t(1) << 30;
+    DeviceBuffer buf(bytes, "read benchmark"), sink(size_t(lmk::grid_for_read(bytes)) * 4, "read benchmark");
+    EMU35_CUDA_CHECK(cudaMemsetAsync(buf.get(), 1, bytes, stream.get()));
+    lmk::stream_read(buf.get(), bytes, sink.as<unsigned>(), stream.get());
+    double best = 1e30;
+    Event e0(true), e1(true);
+    for (int it = 0; it < 8; ++it) {
+      e0.record(stream.get());
+      lmk::stream_read(buf.get(), bytes, sink.as<unsigned>(), stream.get());
+      e1.record(stream.get());
+      e1.synchronize();
+      best = std::min(best, double(e1.elapsed_ms_since(e0)) * 1e-3);
+    }
+    notes.push_back(fmt("gemm read-only stream of 1 GiB: %.2f TB/s", double(bytes) / best * 1e-12) +
+                    fmt(" (copy bandwidth %.2f TB/s)", copy_bw * 1e-12));
+  }
   for (const Shape& s : shapes) {
     DeviceBuffer w(size_t(s.n) * size_t(s.k) * 2, "bench weight");
     DeviceBuffer x(size_t(16) * size_t(s.k) * 2, "bench input");
@@ -177,9 +200,10 @@ std::vector<std::string> gemm_notes(const Model& m, int device, double copy_bw) 
     lmk::fill_random(w.get(), ActType::BF16, size_t(s.n) * size_t(s.k), 5, 0.03f, stream.get());
     lmk::fill_random(x.get(), ActType::BF16, size_t(16) * size_t(s.k), 6, 1.0f, stream.get());
     const DevMatrix dm{w.get(), ActType::BF16, s.n, s.k};
-    for (int M : {2, 16}) {
+    for (int M : {2, 4, 8, 16}) {
       double best[2] = {1e30, 1e30};
       for (int path = 0; path < 2; ++path) {
+        if (path == 0 && !lmk::gemv_supported(M, s.k)) continue;
         const auto run = [&] {
           if (path == 0)
             g.matmul_streaming(x.get(), M, dm, y.as<float>(), s.n, stream.get());
@@ -198,8 +222,9 @@ std::vector<std::string> gemm_notes(const Model& m, int device, double copy_bw) 
       }
       const double bytes = double(s.n) * double(s.k) * 2;
       notes.push_back(std::string("gemm ") + s.name + fmt(" M=%.0f N=%.0f K=%.0f: ", M, double(s.n), double(s.k)) +
-                      fmt("streaming %.1f us (%.2f TB/s), cuBLASLt %.1f us (%.2f TB/s)", best[0] * 1e6,
-                          bytes / best[0] * 1e-12, best[1] * 1e6, bytes / best[1] * 1e-12) +
+                      (best[0] < 1e29 ? fmt("streaming %.1f us (%.2f TB/s), ", best[0] * 1e6, bytes / best[0] * 1e-12)
+                                      : std::string()) +
+                      fmt("cuBLASLt %.1f us (%.2f TB/s)", best[1] * 1e6, bytes / best[1] * 1e-12) +
                       fmt(", copy floor %.1f us", bytes / copy_bw * 1e6));
     }
   }
@@ -288,18 +313,32 @@ LmBenchResult bench_lm(const BenchConfig& bc, const LmBenchOptions& o) {
   const int iters = std::max(5, bc.iterations);
   const std::string wdesc = "weights";
 
+  // EMU35_STEP_PROFILE=1: the runner times every kernel (eagerly, no graphs).
+  const auto profile = [&](const char* what) {
+    const std::string rep = runner.step_profile_report();
+    if (!rep.empty()) std::fprintf(stderr, "step profile, %s:\n%s", what, rep.c_str());
+  };
   if (sel("decode1k")) {
+    runner.step_profile_report();  // drop what setting up the slots ran
     res.step_1k_s = time_decode(runner, *be, 1, 1024, iters);
+    profile("batch 2 at 1K");
     res.rows.push_back(decode_row("decode step, batch 2 (1 CFG pair), 1K context", res.step_1k_s,
                                   wbytes + 2 * 1024 * kvtok, bw, wdesc + " + KV"));
+    const double fwd = time_decode(runner, *be, 1, 1024, iters, true);
+    res.rows.back().basis += fmt("; forward pass alone %.2f ms, sampling + host round trip %.2f ms", fwd * 1e3,
+                                 (res.step_1k_s - fwd) * 1e3);
   }
   if (sel("decode4k")) {
+    runner.step_profile_report();
     res.step_4k_s = time_decode(runner, *be, 1, 4096, iters);
+    profile("batch 2 at 4K");
     res.rows.push_back(decode_row("decode step, batch 2 (1 CFG pair), 4K context", res.step_4k_s,
                                   wbytes + 2 * 4096 * kvtok, bw, wdesc + " + KV"));
   }
   if (sel("decode16")) {
+    runner.step_profile_report();
     const double t = time_decode(runner, *be, 8, 1024, iters);
+    profile("16 rows at 1K");
     BenchRow r = decode_row("decode step, 16 rows (8 CFG pairs), 1K context", t, wbytes + 16 * 1024 * kvtok, bw,
                             wdesc + " + KV");
     const double one = res.step_1k_s > 0 ? res.step_1k_s : time_decode(runner, *be, 1, 1024, iters);

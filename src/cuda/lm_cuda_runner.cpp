@@ -8,6 +8,7 @@
 // it is captured once as a CUDA graph and replayed: per step the host then
 // only writes the metadata and launches one graph.
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 
 #include "cuda/cuda_check.h"
@@ -181,6 +182,7 @@ void CudaRunner::Impl::enqueue(const Pass& p) {
   float* O = o.as<float>();
   float* GU = gu.as<float>();
 
+  mark("start");
   switch (embed_mode) {
     case EmbedMode::DeviceTable:
       lmk::embed(ids, n, embed_table.get(), embed_dtype, H, X, s);
@@ -192,31 +194,128 @@ void CudaRunner::Impl::enqueue(const Pass& p) {
       lmk::embed_random(ids, n, H, embed_seed, embed_scale, X, s);
       break;
   }
-  lmk::add_rmsnorm(X, nullptr, norm_in(0), h.get(), act, n, H, eps, s);
+  // Small batches (every decode step): the streaming GEMV takes the residual
+  // add and SwiGLU into its epilogue and the kernels chain with programmatic
+  // dependent launch; otherwise cuBLASLt plus the separate kernels.
+  const bool fused = gemm->streams(n, lw[0].qkv);
+  const bool pl = fused && pdl;
+  const auto gemv = [&](const void* in, int rows, const DevMatrix& w, lmk::GemvEpilogue e, float* y, int64_t ldy,
+                        void* out) {
+    lmk::GemvArgs g;
+    g.x = in;
+    g.M = rows;
+    g.w = w.data;
+    g.N = w.n;
+    g.K = w.k;
+    g.epilogue = e;
+    g.y = y;
+    g.ldy = ldy;
+    g.act = out;
+    g.pdl = pl;
+    gemm->gemv(g, s);
+  };
+  lmk::add_rmsnorm(X, nullptr, norm_in(0), h.get(), act, n, H, eps, s, pl);
+  mark("embed + norm");
   for (int l = 0; l < layers; ++l) {
     const LayerWeights& L = lw[size_t(l)];
-    gemm->matmul(h.get(), n, L.qkv, QKV, qd + 2 * kvd, s);
+    const float* next_norm = l + 1 < layers ? norm_in(l + 1) : norm_final();
+    if (fused)
+      gemv(h.get(), n, L.qkv, lmk::GemvEpilogue::Store, QKV, qd + 2 * kvd, nullptr);
+    else
+      gemm->matmul(h.get(), n, L.qkv, QKV, qd + 2 * kvd, s);
+    mark("qkv GEMM");
     lmk::qk_norm_rope(QKV, n, toks, segs, norm_q(l), norm_k(l), rope_cos.as<float>(), rope_sin.as<float>(), nh, kvl, l,
-                      eps, q.get(), act, s);
+                      eps, q.get(), act, s, pl);
+    mark("q/k norm + RoPE");
     if (p.ndec > 0)
       lmk::decode_attention(q.get(), dec, p.ndec, toks, segs, nh, kvl, l, scale, p.splits, decode_ws.as<float>(),
-                            att.get(), act, s);
+                            att.get(), act, s, pl);
     if (p.npre > 0) lmk::prefill_attention(q.get(), pre, p.npre, p.max_pre, segs, nh, kvl, l, scale, att.get(), s);
-    gemm->matmul(att.get(), n, L.o, O, H, s);
-    lmk::add_rmsnorm(X, O, norm_post(l), h.get(), act, n, H, eps, s);
-    gemm->matmul(h.get(), n, L.gu, GU, 2 * int64_t(I), s);
-    lmk::swiglu(GU, n, I, a.get(), act, s);
-    gemm->matmul(a.get(), n, L.down, O, H, s);
-    lmk::add_rmsnorm(X, O, l + 1 < layers ? norm_in(l + 1) : norm_final(), h.get(), act, n, H, eps, s);
+    mark("attention");
+    if (fused) {
+      gemv(att.get(), n, L.o, lmk::GemvEpilogue::Accumulate, X, H, nullptr);  // x += att Wo^T
+      mark("o_proj GEMM (+ residual)");
+      lmk::add_rmsnorm(X, nullptr, norm_post(l), h.get(), act, n, H, eps, s, pl);
+      mark("RMSNorm");
+      gemv(h.get(), n, L.gu, lmk::GemvEpilogue::SwiGLU, nullptr, 0, a.get());
+      mark("gate_up GEMM (+ SwiGLU)");
+      gemv(a.get(), n, L.down, lmk::GemvEpilogue::Accumulate, X, H, nullptr);  // x += a Wdown^T
+      mark("down GEMM (+ residual)");
+      lmk::add_rmsnorm(X, nullptr, next_norm, h.get(), act, n, H, eps, s, pl);
+      mark("RMSNorm");
+    } else {
+      gemm->matmul(att.get(), n, L.o, O, H, s);
+      mark("o_proj GEMM");
+      lmk::add_rmsnorm(X, O, norm_post(l), h.get(), act, n, H, eps, s);
+      mark("residual + RMSNorm");
+      gemm->matmul(h.get(), n, L.gu, GU, 2 * int64_t(I), s);
+      mark("gate_up GEMM");
+      lmk::swiglu(GU, n, I, a.get(), act, s);
+      mark("SwiGLU");
+      gemm->matmul(a.get(), n, L.down, O, H, s);
+      mark("down GEMM");
+      lmk::add_rmsnorm(X, O, next_norm, h.get(), act, n, H, eps, s);
+      mark("residual + RMSNorm");
+    }
   }
   if (p.nlast > 0) {
     const void* src = h.get();
     if (!p.last_all) {
-      lmk::gather_rows(h.get(), last, p.nlast, H, act, hl.get(), s);
+      lmk::gather_rows(h.get(), last, p.nlast, H, act, hl.get(), s, pl);
       src = hl.get();
     }
-    gemm->matmul(src, p.nlast, lm_head, logits.as<float>() + int64_t(p.row0) * vpad, vpad, s);
+    float* out = logits.as<float>() + int64_t(p.row0) * vpad;
+    if (fused && gemm->streams(p.nlast, lm_head))
+      gemv(src, p.nlast, lm_head, lmk::GemvEpilogue::Store, out, vpad, nullptr);
+    else
+      gemm->matmul(src, p.nlast, lm_head, out, vpad, s);
+    mark("lm_head GEMM");
   }
+}
+
+void CudaRunner::Impl::mark(const char* what) {
+  if (!profile) return;
+  auto e = std::make_unique<Event>(true);
+  e->record(stream->get());
+  marks.emplace_back(what, std::move(e));
+}
+
+void CudaRunner::Impl::collect_marks() {
+  if (marks.empty()) return;
+  marks.back().second->synchronize();
+  for (size_t i = 1; i < marks.size(); ++i) {
+    auto& slot = profile_ms[marks[i].first];
+    slot.first += double(marks[i].second->elapsed_ms_since(*marks[i - 1].second));
+    slot.second += 1;
+  }
+  marks.clear();
+}
+
+std::string CudaRunner::step_profile_report() {
+  Impl& m = *impl_;
+  CurrentDevice dev(m.opts.device);
+  m.collect_marks();
+  std::vector<std::pair<std::string, std::pair<double, int>>> rows(m.profile_ms.begin(), m.profile_ms.end());
+  m.profile_ms.clear();
+  std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second.first > b.second.first; });
+  double total = 0;
+  int passes = 1;
+  for (const auto& r : rows) {
+    total += r.second.first;
+    if (r.first == "embed + norm") passes = std::max(1, r.second.second);
+  }
+  std::string out;
+  char line[200];
+  for (const auto& [name, v] : rows) {
+    std::snprintf(line, sizeof line, "  %-28s %9.3f ms %5d launches %5.1f%%\n", name.c_str(), v.first / passes,
+                  v.second / passes, total > 0 ? 100.0 * v.first / total : 0.0);
+    out += line;
+  }
+  if (!rows.empty()) {
+    std::snprintf(line, sizeof line, "  %-28s %9.3f ms (mean of %d passes)\n", "total", total / passes, passes);
+    out += line;
+  }
+  return out;
 }
 
 void CudaRunner::Impl::gather_host_embeddings(const int32_t* ids, int n) {
@@ -323,6 +422,7 @@ void CudaRunner::Impl::run_eager(std::span<const lm::LmRow> rows) {
       graphs[R].exec = exec;
       EMU35_CUDA_CHECK(cudaGraphLaunch(exec, st));
     }
+    collect_marks();
     // Rows ending in this pass are done; a row split across passes continues.
     while (first_row < R && start[size_t(first_row) + 1] <= c0 + n) ++first_row;
   }

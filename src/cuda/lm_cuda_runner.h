@@ -45,6 +45,10 @@ struct CudaRunnerOptions {
   EmbeddingPlacement embedding = EmbeddingPlacement::Auto;
   bool progress = true;              // loading progress bar on stderr (when it is a terminal)
   bool prefill_tensor_cores = true;  // false: prefill tokens use the decode attention kernel too
+  // Small-batch passes: programmatic dependent launch between kernels. Off by
+  // default: on the H100 the decode step measured 0.2 ms faster without it
+  // (BENCHMARKS.md). EMU35_PDL=1 / EMU35_PDL=0 override this.
+  bool programmatic_launch = false;
 };
 
 struct RunnerMemory {
@@ -86,6 +90,10 @@ class CudaRunner final : public lm::LmRunner {
   Precision precision() const;
   RunnerMemory memory() const;
   int graphs_captured() const;
+  // With EMU35_STEP_PROFILE=1 (read at construction) passes run eagerly with
+  // a timing event after every kernel; this returns the time per kernel kind
+  // per pass, averaged over the passes since the last call (and clears them).
+  std::string step_profile_report();
 
   // Benchmarks: the slot now holds `length` tokens of random K/V.
   void fill_slot_random(int slot, int length, uint64_t seed);

@@ -83,6 +83,16 @@ __device__ __forceinline__ double warp_sum(double v) {
   return v;
 }
 
+// Programmatic dependent launch (sm_90). A kernel launched with
+// lmk::launch(..., pdl = true) may start while the previous kernel on the
+// stream is still running; it must call pdl_wait() before it reads anything
+// that kernel writes (or writes anything it reads). pdl_wait() returns once
+// the previous grid has completed and its writes are visible; without PDL it
+// returns at once. pdl_launch_dependents() lets the next kernel's blocks be
+// scheduled early (they still wait in their own pdl_wait()).
+__device__ __forceinline__ void pdl_wait() { asm volatile("griddepcontrol.wait;" ::: "memory"); }
+__device__ __forceinline__ void pdl_launch_dependents() { asm volatile("griddepcontrol.launch_dependents;" :::); }
+
 // splitmix64 finaliser: a counter-based hash for reproducible random data.
 __host__ __device__ __forceinline__ uint64_t mix64(uint64_t z) {
   z += 0x9E3779B97F4A7C15ull;

@@ -53,31 +53,10 @@ struct GemmEngine::Impl {
   cublasLtHandle_t lt = nullptr;
   DeviceBuffer lt_workspace;
   std::map<PlanKey, Plan> plans;
-  DeviceBuffer gemv_ws, gemv_counters;
-  size_t gemv_ws_floats = 0, gemv_counter_count = 0;
-  int sms = 1;
 
   ~Impl() {
     for (auto& [k, p] : plans) p.destroy();
     if (lt) cublasLtDestroy(lt);
-  }
-
-  void ensure_gemv(size_t floats, size_t counters, cudaStream_t stream) {
-    if (floats <= gemv_ws_floats && counters <= gemv_counter_count) return;
-    cudaStreamCaptureStatus cap = cudaStreamCaptureStatusNone;
-    EMU35_CUDA_CHECK(cudaStreamIsCapturing(stream, &cap));
-    if (cap != cudaStreamCaptureStatusNone)
-      throw Error("GemmEngine: workspace must be reserved before a CUDA graph capture");
-    EMU35_CUDA_CHECK(cudaDeviceSynchronize());  // the old buffers may still be in use
-    if (floats > gemv_ws_floats) {
-      gemv_ws = DeviceBuffer(floats * sizeof(float), "GEMV split-K workspace");
-      gemv_ws_floats = floats;
-    }
-    if (counters > gemv_counter_count) {
-      gemv_counters = DeviceBuffer(counters * sizeof(unsigned), "GEMV split-K counters");
-      EMU35_CUDA_CHECK(cudaMemset(gemv_counters.get(), 0, counters * sizeof(unsigned)));
-      gemv_counter_count = counters;
-    }
   }
 
   const Plan& plan(const void* x, int M, const DevMatrix& w, float* y, int64_t ldy) {
@@ -139,7 +118,6 @@ struct GemmEngine::Impl {
 GemmEngine::GemmEngine(size_t cublaslt_workspace) : impl_(std::make_unique<Impl>()) {
   EMU35_CUBLAS_CHECK(cublasLtCreate(&impl_->lt));
   impl_->lt_workspace = DeviceBuffer(cublaslt_workspace, "cuBLASLt workspace");
-  impl_->sms = device_sm_count();
   if (const char* e = std::getenv("EMU35_GEMV")) {
     if (std::strcmp(e, "cublaslt") == 0) small_ = SmallBatchPath::CublasLt;
     else if (std::strcmp(e, "streaming") == 0) small_ = SmallBatchPath::Streaming;
@@ -148,15 +126,9 @@ GemmEngine::GemmEngine(size_t cublaslt_workspace) : impl_(std::make_unique<Impl>
 
 GemmEngine::~GemmEngine() = default;
 
-void GemmEngine::reserve_for(const DevMatrix& w) {
-  if (w.type != ActType::BF16 || w.k % 8 != 0) return;
-  const int splits = lmk::gemv_splits(w.n, w.k, impl_->sms);
-  impl_->ensure_gemv(lmk::gemv_workspace_floats(w.n, splits), lmk::gemv_counters(w.n), nullptr);
-}
-
 void GemmEngine::matmul(const void* x, int M, const DevMatrix& w, float* y, int64_t ldy, cudaStream_t stream) {
   if (M <= 0) return;
-  if (w.type == ActType::BF16 && small_ == SmallBatchPath::Streaming && lmk::gemv_supported(M, w.k))
+  if (streams(M, w))
     matmul_streaming(x, M, w, y, ldy, stream);
   else
     matmul_cublaslt(x, M, w, y, ldy, stream);
@@ -166,10 +138,15 @@ void GemmEngine::matmul_streaming(const void* x, int M, const DevMatrix& w, floa
                                   cudaStream_t stream) {
   if (M <= 0) return;
   if (w.type != ActType::BF16) throw Error("GemmEngine: the streaming kernel takes bf16 weights only");
-  const int splits = lmk::gemv_splits(w.n, w.k, impl_->sms);
-  impl_->ensure_gemv(lmk::gemv_workspace_floats(w.n, splits), lmk::gemv_counters(w.n), stream);
-  lmk::gemv_bf16(x, M, w.data, w.n, w.k, y, ldy, splits, impl_->gemv_ws.as<float>(),
-                 impl_->gemv_counters.as<unsigned>(), stream);
+  lmk::GemvArgs a;
+  a.x = x;
+  a.M = M;
+  a.w = w.data;
+  a.N = w.n;
+  a.K = w.k;
+  a.y = y;
+  a.ldy = ldy;
+  lmk::gemv_bf16(a, stream);
 }
 
 void GemmEngine::matmul_cublaslt(const void* x, int M, const DevMatrix& w, float* y, int64_t ldy, cudaStream_t stream) {

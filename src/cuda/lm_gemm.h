@@ -1,17 +1,19 @@
 // The transformer's matrix products, y = x W^T (x [M, K] row-major in W's
 // type, W [N, K] row-major, y float32 with row stride ldy):
-//  - bf16 with M <= 16 (decode): the weight-streaming kernel of lm_gemv.h by
-//    default (deterministic and independent of M), or cuBLASLt;
-//  - everything else (prefill, the fp32 runner): cuBLASLt, float32 accumulate
-//    (CUBLAS_COMPUTE_32F, no TF32), plan chosen once per shape and cached.
-// cuBLASLt reductions that add partial results with atomics are excluded so
-// that the same inputs always give the same bits.
+//  - bf16 with M <= 8 (every decode step of up to 4 CFG pairs): the
+//    weight-streaming kernel of lm_gemv.h, which can also fuse the residual
+//    add or SwiGLU into its epilogue (the runner calls gemv() for that);
+//  - everything else (prefill, larger batches, the fp32 runner): cuBLASLt,
+//    float32 accumulate (CUBLAS_COMPUTE_32F, no TF32), plan chosen once per
+//    shape and cached. Reductions that add partial results with atomics are
+//    excluded so that the same inputs always give the same bits.
 #pragma once
 #include <cuda_runtime.h>
 
 #include <cstdint>
 #include <memory>
 
+#include "cuda/lm_gemv.h"
 #include "cuda/lm_kernels.h"
 
 namespace emu35::cuda {
@@ -31,15 +33,17 @@ class GemmEngine {
   GemmEngine(const GemmEngine&) = delete;
   GemmEngine& operator=(const GemmEngine&) = delete;
 
-  // Sizes the streaming kernel's split-K workspace for every weight it will
-  // see, so no allocation happens later (CUDA graphs keep the pointers).
-  void reserve_for(const DevMatrix& w);
-
   void matmul(const void* x, int M, const DevMatrix& w, float* y, int64_t ldy, cudaStream_t stream);
 
-  // Path for bf16 products with M <= 16. Default cuBLASLt: on the H100 it
-  // streams decode weights at 2.4-2.8 TB/s against 1.6-2.0 for our kernel
-  // (BENCHMARKS.md); EMU35_GEMV=streaming selects ours, for measurements.
+  // Whether matmul() streams this product with lm_gemv's kernel (and so
+  // whether gemv() with a fused epilogue may replace it).
+  bool streams(int M, const DevMatrix& w) const {
+    return w.type == ActType::BF16 && small_ == SmallBatchPath::Streaming && lmk::gemv_supported(M, w.k);
+  }
+  void gemv(const lmk::GemvArgs& a, cudaStream_t stream) { lmk::gemv_bf16(a, stream); }
+
+  // Default: the streaming kernel. EMU35_GEMV=cublaslt sends small products to
+  // cuBLASLt too (for comparisons; `emu35 bench --only gemm` measures both).
   void set_small_batch_path(SmallBatchPath p) { small_ = p; }
   SmallBatchPath small_batch_path() const { return small_; }
 
@@ -50,7 +54,7 @@ class GemmEngine {
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
-  SmallBatchPath small_ = SmallBatchPath::CublasLt;
+  SmallBatchPath small_ = SmallBatchPath::Streaming;
 };
 
 }  // namespace emu35::cuda

@@ -1,38 +1,54 @@
-// The small-batch GEMM of the decode step: y[m, n] = sum_k x[m, k] W[n, k] for
-// M <= 16 rows, bf16 x and W, float32 y. At this size the product is pure
-// weight streaming, so the kernel is built to read every weight byte exactly
-// once at full memory bandwidth (lm_gemv.cu):
-//  - a block owns 16 weight rows and a K range; its 4 warps split the range
-//    and each lane streams 16-byte pieces of two weight rows (evict-first);
-//  - the multiply-adds run on tensor cores (mma m16n8k16) with a permuted K
-//    order, which lets each lane feed its 16-byte loads straight into the
-//    fragments (the sum over K does not care about the order);
-//  - when the weight has too few rows to fill the GPU, K is split across
-//    blocks; the last block of a row tile adds the partials in split order.
-// Every output element is summed in an order that depends on (N, K) only, not
-// on M: a row's result does not depend on the other rows of the batch.
+// The small-batch GEMM of the decode step, y[m, n] = sum_k x[m, k] W[n, k]
+// for M <= 8 rows of bf16 x and bf16 W, with the step's neighbouring
+// elementwise work fused into its epilogue (lm_gemv.cu). At this size the
+// product is pure weight streaming, so everything serves reading each weight
+// byte once at full bandwidth:
+//  - a warp owns two weight rows over all of K; each lane streams 16-byte
+//    pieces of both (no L1 allocation, the next group of pieces in flight while
+//    the current one is multiplied) against x read through L1;
+//  - multiply-adds in float32 on the CUDA cores (a few per weight byte at
+//    M <= 8), a lane's partial sums in K order, then a fixed butterfly:
+//    every output is summed in an order that depends on K only, so a row's
+//    result does not depend on the other rows of the batch;
+//  - with programmatic dependent launch the first group of weight pieces is
+//    loaded before waiting for the previous kernel. (Prefetching further
+//    groups into L2 there measured slower on the H100.)
 #pragma once
 #include <cuda_runtime.h>
 
-#include <cstddef>
 #include <cstdint>
 
 namespace emu35::cuda::lmk {
 
-constexpr int kGemvMaxRows = 16;
+constexpr int kGemvMaxRows = 8;
 
-bool gemv_supported(int M, int64_t K);  // M <= 16 and K a multiple of 8 (16-byte rows)
+bool gemv_supported(int M, int64_t K);  // 1 <= M <= 8 and K a multiple of 8 (16-byte rows)
 
-// K splits for an N x K weight on a GPU with num_sms SMs (1 = no split).
-int gemv_splits(int64_t N, int64_t K, int num_sms);
-// Workspace floats and counter ints gemv_bf16 needs for that split.
-size_t gemv_workspace_floats(int64_t N, int splits);
-size_t gemv_counters(int64_t N);
+enum class GemvEpilogue {
+  Store,       // y[m * ldy + n] = sum
+  Accumulate,  // y[m * ldy + n] += sum (the residual stream)
+  SwiGLU,      // W = [gate (N/2 rows); up (N/2 rows)]:
+               // act[m * N/2 + j] = bf16(silu(gate_j) * up_j), as lmk::swiglu
+};
 
-// x: [M, K] bf16 (row stride K, 16-byte aligned), w: [N, K] bf16, y: row m at
-// y + m * ldy. `counters` must be zero before the first call (each call leaves
-// them zero again).
-void gemv_bf16(const void* x, int M, const void* w, int64_t N, int64_t K, float* y, int64_t ldy, int splits,
-               float* workspace, unsigned* counters, cudaStream_t stream);
+struct GemvArgs {
+  const void* x = nullptr;  // [M, K] bf16, row stride K, 16-byte aligned
+  int M = 0;
+  const void* w = nullptr;  // [N, K] bf16 row-major, 16-byte aligned
+  int64_t N = 0, K = 0;
+  GemvEpilogue epilogue = GemvEpilogue::Store;
+  float* y = nullptr;  // Store, Accumulate
+  int64_t ldy = 0;
+  void* act = nullptr;  // SwiGLU: [M, N/2] bf16
+  bool pdl = false;     // launch with programmatic dependent launch (lm_launch.h)
+};
+
+void gemv_bf16(const GemvArgs& a, cudaStream_t stream);
+
+// Reads `bytes` (a multiple of 16, 16-byte aligned) the way gemv_bf16 reads
+// weights and writes one word per block to `sink` (grid_for_read words): the
+// read-only bandwidth the streaming kernel can hope for (benchmarks).
+unsigned grid_for_read(size_t bytes);
+void stream_read(const void* p, size_t bytes, unsigned* sink, cudaStream_t stream);
 
 }  // namespace emu35::cuda::lmk

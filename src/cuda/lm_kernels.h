@@ -1,7 +1,8 @@
 // Launchers of the transformer's elementwise and normalisation kernels
 // (lm_kernels_norm.cu, lm_kernels_misc.cu) and the layout types the runner
 // and the attention kernels share. Every launcher takes device pointers,
-// queues work on `stream` and returns at once.
+// queues work on `stream` and returns at once; those with a `pdl` flag can
+// launch with programmatic dependent launch (lm_launch.h).
 //
 // Precision scheme (both precisions): the residual stream x and every GEMM
 // output are float32; what feeds a GEMM or the attention (normed hidden,
@@ -49,7 +50,7 @@ void embed_random(const int32_t* ids, int T, int H, uint64_t seed, float scale, 
 // x += delta (when delta is not null), then out = w * (x * rsqrt(mean(x^2) + eps))
 // per token (sum of squares in double, as the CPU rmsnorm). x, delta: [T, H] float.
 void add_rmsnorm(float* x, const float* delta, const float* w, void* out, ActType out_type, int T, int H, float eps,
-                 cudaStream_t stream);
+                 cudaStream_t stream, bool pdl = false);
 
 // Per token t of a pass, qkv[t] = [q (nh*hd) | k (nkv*hd) | v (nkv*hd)] float:
 // q heads: RMSNorm(q_norm) then RoPE -> q_out[t] (activation type);
@@ -57,13 +58,14 @@ void add_rmsnorm(float* x, const float* delta, const float* w, void* out, ActTyp
 // v heads -> the cache at (layer, V, head, pos).
 void qk_norm_rope(const float* qkv, int T, const TokMeta* toks, const SegMeta* segs, const float* q_norm,
                   const float* k_norm, const float* cos_t, const float* sin_t, int nh, const KvLayout& kv, int layer,
-                  float eps, void* q_out, ActType type, cudaStream_t stream);
+                  float eps, void* q_out, ActType type, cudaStream_t stream, bool pdl = false);
 
 // out[t, i] = silu(gu[t, i]) * gu[t, I + i]  (gate | up halves of the fused GEMM)
 void swiglu(const float* gu, int T, int I, void* out, ActType out_type, cudaStream_t stream);
 
 // dst[r, :] = src[idx[r], :] for rows of H activation-type elements.
-void gather_rows(const void* src, const int32_t* idx, int R, int H, ActType type, void* dst, cudaStream_t stream);
+void gather_rows(const void* src, const int32_t* idx, int R, int H, ActType type, void* dst, cudaStream_t stream,
+                 bool pdl = false);
 
 // dst[i] = src[i] converted (any stored float dtype -> bf16 / float32, bf16 by
 // round-to-nearest-even as torch).

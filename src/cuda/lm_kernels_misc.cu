@@ -4,6 +4,7 @@
 
 #include "cuda/lm_device_util.cuh"
 #include "cuda/lm_kernels.h"
+#include "cuda/lm_launch.h"
 
 namespace emu35::cuda::lmk {
 
@@ -54,6 +55,8 @@ __global__ void swiglu_kernel(const float* gu, int T_, int I, T* out) {
 
 template <class T>
 __global__ void gather_rows_kernel(const T* src, const int32_t* idx, int H, T* dst) {
+  dev::pdl_wait();
+  dev::pdl_launch_dependents();
   const int r = blockIdx.x;
   const T* s = src + static_cast<size_t>(idx[r]) * H;
   for (int c = threadIdx.x; c < H; c += blockDim.x) dst[static_cast<size_t>(r) * H + c] = s[c];
@@ -99,13 +102,15 @@ void swiglu(const float* gu, int T, int I, void* out, ActType type, cudaStream_t
   EMU35_LAUNCH_CHECK();
 }
 
-void gather_rows(const void* src, const int32_t* idx, int R, int H, ActType type, void* dst, cudaStream_t stream) {
+void gather_rows(const void* src, const int32_t* idx, int R, int H, ActType type, void* dst, cudaStream_t stream,
+                 bool pdl) {
   if (R <= 0) return;
   if (type == ActType::BF16)
-    gather_rows_kernel<bf16><<<R, 256, 0, stream>>>(static_cast<const bf16*>(src), idx, H, static_cast<bf16*>(dst));
+    launch(pdl, gather_rows_kernel<bf16>, dim3(R), dim3(256), 0, stream, static_cast<const bf16*>(src), idx, H,
+           static_cast<bf16*>(dst));
   else
-    gather_rows_kernel<float><<<R, 256, 0, stream>>>(static_cast<const float*>(src), idx, H, static_cast<float*>(dst));
-  EMU35_LAUNCH_CHECK();
+    launch(pdl, gather_rows_kernel<float>, dim3(R), dim3(256), 0, stream, static_cast<const float*>(src), idx, H,
+           static_cast<float*>(dst));
 }
 
 void convert(const void* src, DType src_dtype, void* dst, ActType dst_type, size_t n, cudaStream_t stream) {

@@ -4,6 +4,7 @@
 // float32 rsqrt, y = w * (x * r)) so the fp32 runner matches it to rounding.
 #include "cuda/lm_device_util.cuh"
 #include "cuda/lm_kernels.h"
+#include "cuda/lm_launch.h"
 
 namespace emu35::cuda::lmk {
 
@@ -15,6 +16,8 @@ __global__ void __launch_bounds__(1024)
     add_rmsnorm_kernel(float* __restrict__ x, const float* __restrict__ delta, const float* __restrict__ w,
                        T* __restrict__ out, int H, float eps) {
   __shared__ double red[32];
+  dev::pdl_wait();
+  dev::pdl_launch_dependents();
   const size_t row = static_cast<size_t>(blockIdx.x) * H;
   float* xr = x + row;
   double ss = 0;
@@ -39,6 +42,8 @@ __global__ void qk_norm_rope_kernel(const float* __restrict__ qkv, const TokMeta
                                     const float* __restrict__ k_norm, const float* __restrict__ cos_t,
                                     const float* __restrict__ sin_t, int nh, int nkv, int hd, int layer, float eps,
                                     T* __restrict__ q_out) {
+  dev::pdl_wait();
+  dev::pdl_launch_dependents();
   const int t = blockIdx.x;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = blockDim.x >> 5;
   const TokMeta tk = toks[t];
@@ -87,31 +92,29 @@ int norm_threads(int H) { return H >= 4096 ? 1024 : H >= 1024 ? 512 : H >= 256 ?
 }  // namespace
 
 void add_rmsnorm(float* x, const float* delta, const float* w, void* out, ActType type, int T, int H, float eps,
-                 cudaStream_t stream) {
+                 cudaStream_t stream, bool pdl) {
   if (T <= 0) return;
   if (type == ActType::BF16)
-    add_rmsnorm_kernel<bf16><<<T, norm_threads(H), 0, stream>>>(x, delta, w, static_cast<bf16*>(out), H, eps);
+    launch(pdl, add_rmsnorm_kernel<bf16>, dim3(T), dim3(norm_threads(H)), 0, stream, x, delta, w,
+           static_cast<bf16*>(out), H, eps);
   else
-    add_rmsnorm_kernel<float><<<T, norm_threads(H), 0, stream>>>(x, delta, w, static_cast<float*>(out), H, eps);
-  EMU35_LAUNCH_CHECK();
+    launch(pdl, add_rmsnorm_kernel<float>, dim3(T), dim3(norm_threads(H)), 0, stream, x, delta, w,
+           static_cast<float*>(out), H, eps);
 }
 
 void qk_norm_rope(const float* qkv, int T, const TokMeta* toks, const SegMeta* segs, const float* q_norm,
                   const float* k_norm, const float* cos_t, const float* sin_t, int nh, const KvLayout& kv, int layer,
-                  float eps, void* q_out, ActType type, cudaStream_t stream) {
+                  float eps, void* q_out, ActType type, cudaStream_t stream, bool pdl) {
   if (T <= 0) return;
   constexpr int threads = 256;
   const int heads = nh + 2 * kv.kv_heads;
   const dim3 grid(T, (heads + threads / 32 - 1) / (threads / 32));
   if (type == ActType::BF16)
-    qk_norm_rope_kernel<bf16><<<grid, threads, 0, stream>>>(qkv, toks, segs, q_norm, k_norm, cos_t, sin_t, nh,
-                                                            kv.kv_heads, kv.head_dim, layer, eps,
-                                                            static_cast<bf16*>(q_out));
+    launch(pdl, qk_norm_rope_kernel<bf16>, grid, dim3(threads), 0, stream, qkv, toks, segs, q_norm, k_norm, cos_t,
+           sin_t, nh, kv.kv_heads, kv.head_dim, layer, eps, static_cast<bf16*>(q_out));
   else
-    qk_norm_rope_kernel<float><<<grid, threads, 0, stream>>>(qkv, toks, segs, q_norm, k_norm, cos_t, sin_t, nh,
-                                                             kv.kv_heads, kv.head_dim, layer, eps,
-                                                             static_cast<float*>(q_out));
-  EMU35_LAUNCH_CHECK();
+    launch(pdl, qk_norm_rope_kernel<float>, grid, dim3(threads), 0, stream, qkv, toks, segs, q_norm, k_norm, cos_t,
+           sin_t, nh, kv.kv_heads, kv.head_dim, layer, eps, static_cast<float*>(q_out));
 }
 
 }  // namespace emu35::cuda::lmk

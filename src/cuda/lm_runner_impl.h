@@ -62,6 +62,13 @@ struct CudaRunner::Impl {
   int tmax = 0;      // tokens per pass
   int sms = 1;
   bool prefill_tc = false;
+  bool pdl = false;  // decode chains use programmatic dependent launch (options, EMU35_PDL)
+  // EMU35_STEP_PROFILE=1: an event after each kernel of a pass (graphs off).
+  bool profile = false;
+  std::vector<std::pair<const char*, std::unique_ptr<Event>>> marks;
+  std::map<std::string, std::pair<double, int>> profile_ms;
+  void mark(const char* what);
+  void collect_marks();
 
   std::unique_ptr<Stream> stream;
   std::unique_ptr<GemmEngine> gemm;

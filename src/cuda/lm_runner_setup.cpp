@@ -2,13 +2,13 @@
 // is sized and checked against the GPU's free memory before the first large
 // allocation), the weight upload or random initialisation, and the RoPE table.
 #include <algorithm>
+#include <cstdlib>
 #include <cmath>
 #include <limits>
 
 #include "cuda/cuda_check.h"
 #include "cuda/device_info.h"
 #include "cuda/lm_attention.h"
-#include "cuda/lm_gemv.h"
 #include "cuda/lm_progress_bar.h"
 #include "cuda/lm_runner_impl.h"
 #include "cuda/lm_weights_upload.h"
@@ -102,6 +102,11 @@ void CudaRunner::Impl::init_common(const Emu3Config& c, const CudaRunnerOptions&
   gemm = std::make_unique<GemmEngine>(kLtWorkspace);
   meta_uploaded = std::make_unique<Event>();
   prefill_tc = o.prefill_tensor_cores && lmk::prefill_attention_supported(act, hd);
+  const char* pdl_env = std::getenv("EMU35_PDL");
+  pdl = pdl_env ? std::string(pdl_env) == "1" : o.programmatic_launch;
+  const char* prof_env = std::getenv("EMU35_STEP_PROFILE");
+  profile = prof_env && std::string(prof_env) == "1";
+  if (profile) opts.cuda_graphs = false;  // events between kernels cannot sit in a replayed graph
   kv_bytes_per_token = uint64_t(layers) * 2 * nkv * hd * act_size(act);
 }
 
@@ -126,16 +131,8 @@ void CudaRunner::Impl::plan_and_allocate(uint64_t embed_bytes) {
     dec_floats = std::max(dec_floats, lmk::decode_workspace_floats(t, nh, hd, lmk::decode_splits(t, nkv, sms)));
   const size_t meta_bytes = MetaLayout::of(tmax, tmax, tmax, tmax, tmax).end;
   const uint64_t rows_bytes = uint64_t(kInitialRows) * (uint64_t(vpad) * 4 + uint64_t(H) * es);
-  uint64_t gemv_bytes = 0;
-  if (act == ActType::BF16) {
-    const int64_t shapes[5][2] = {{qd + 2 * kvd, H}, {H, qd}, {2 * int64_t(I), H}, {H, I}, {V, H}};
-    for (const auto& s : shapes)
-      gemv_bytes =
-          std::max<uint64_t>(gemv_bytes, lmk::gemv_workspace_floats(s[0], lmk::gemv_splits(s[0], s[1], sms)) * 4 +
-                                             lmk::gemv_counters(s[0]) * 4);
-  }
   const uint64_t host_rows_bytes = embed_mode == EmbedMode::Random ? 0 : T * uint64_t(H) * dtype_size(embed_dtype);
-  const uint64_t act_bytes = pass_bytes + dec_floats * 4 + meta_bytes + rows_bytes + gemv_bytes + rope_bytes;
+  const uint64_t act_bytes = pass_bytes + dec_floats * 4 + meta_bytes + rows_bytes + rope_bytes;
   const uint64_t base = w_bytes + act_bytes + kLtWorkspace + kMargin;
 
   size_t free_b = 0, total_b = 0;
@@ -176,9 +173,6 @@ void CudaRunner::Impl::plan_and_allocate(uint64_t embed_bytes) {
   }
   lm_head = mat(V, H, lm_head_buf, "lm_head weight");
   norms = DeviceBuffer(norm_floats * 4, "norm weights");
-  for (const LayerWeights& L : lw)
-    for (const DevMatrix* m : {&L.qkv, &L.o, &L.gu, &L.down}) gemm->reserve_for(*m);
-  gemm->reserve_for(lm_head);
 
   if (on_device) embed_table = DeviceBuffer(embed_bytes, "input embedding table");
   if (embed_mode == EmbedMode::HostTable) {

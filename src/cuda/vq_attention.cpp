@@ -8,12 +8,14 @@
 #include "cuda/vq_context.h"
 #include "cuda/vq_kernels.h"
 #include "cuda/vq_layers.h"
+#include "cuda/vq_profile.h"
 
 namespace emu35::cuda::ibq {
 
 DevMap spatial_attention(GpuContext& ctx, const DevMap& q, const DevMap& k, const DevMap& v, size_t max_scores) {
   if (q.c != k.c || q.c != v.c || q.plane() != k.plane() || q.plane() != v.plane())
     throw Error("spatial_attention: q, k, v shapes differ");
+  OpTimer timer(ctx, "attention", q.c, q.h, q.w);
   const int c = q.c;
   const size_t plane = q.plane();
   if (plane > size_t(1) << 30) throw Error("spatial_attention: " + std::to_string(plane) + " positions are too many");

@@ -4,8 +4,8 @@
 // GEMM peaks measured here (exact SGEMM for the fp32 modes).
 #include <algorithm>
 #include <chrono>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -18,6 +18,7 @@
 #include "cuda/vq_context.h"
 #include "cuda/vq_device_map.h"
 #include "cuda/vq_flops.h"
+#include "cuda/vq_profile.h"
 #include "vq/ibq_model.h"
 
 namespace fs = std::filesystem;
@@ -45,6 +46,15 @@ double median_seconds(int iterations, F&& run) {
     t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   return median(t);
+}
+
+// With EMU35_VQ_PROFILE=1: one more (serialised) run, its time per operation on stderr.
+template <class F>
+void print_profile(const std::string& name, F&& run) {
+  if (!ibq::op_profiling()) return;
+  ibq::op_profile_report();  // drop what the timed runs accumulated
+  run();
+  std::fprintf(stderr, "profile of %s:\n%s", name.c_str(), ibq::op_profile_report().c_str());
 }
 
 // FLOP/s of a square 8192 float32 GEMM through the same cuBLASLt path as the
@@ -122,6 +132,7 @@ std::vector<BenchRow> bench_vq(const BenchConfig& cfg) {
     d.name = dec_name + mode;
     Image img;
     d.measured_s = median_seconds(cfg.iterations, [&] { img = codec.decode(codes); });
+    print_profile(d.name, [&] { codec.decode(codes); });
     d.floor_s = dec.total() / peak;
     d.basis = fmt("%.2f TFLOP / ", dec.total() * 1e-12) + peaks;
     if (exact) {
@@ -145,6 +156,7 @@ std::vector<BenchRow> bench_vq(const BenchConfig& cfg) {
     e.name = enc_name + mode;
     vq::CodeGrid got;
     e.measured_s = median_seconds(cfg.iterations, [&] { got = codec.encode(exact_picture); });
+    print_profile(e.name, [&] { codec.encode(exact_picture); });
     // The codebook search is exact float32 in every mode.
     e.floor_s = (enc.conv + enc.attention) / peak + enc.codebook / peak32;
     e.basis = fmt("%.2f TFLOP (%.3f of it codebook, always fp32) / ", enc.total() * 1e-12, enc.codebook * 1e-12) +

@@ -8,6 +8,7 @@
 #include "cuda/vq_context.h"
 #include "cuda/vq_kernels.h"
 #include "cuda/vq_layers.h"
+#include "cuda/vq_profile.h"
 
 namespace emu35::cuda::ibq {
 
@@ -17,6 +18,7 @@ DevBuffer codebook_argmax(GpuContext& ctx, const float* codebook, int n_embed, i
     throw Error("codebook_argmax: latent has " + std::to_string(latent.c) + " channels, codebook dim is " +
                 std::to_string(dim));
   if (n_embed <= 0) throw Error("codebook_argmax: empty codebook");
+  OpTimer timer(ctx, "codebook argmax", latent.c, latent.h, latent.w);
   const int n = int(latent.plane());
   // Codes per tile: all when they fit, else a multiple of 64 (256-byte aligned tile pointers).
   int tile = n_embed;

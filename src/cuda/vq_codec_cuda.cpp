@@ -175,8 +175,11 @@ std::unique_ptr<CudaVqCodec> make_cuda_vq_codec(std::shared_ptr<const vq::IbqMod
   return std::make_unique<CudaVqCodec>(std::move(model), device, options);
 }
 
-std::unique_ptr<vq::VqCodec> make_cuda_codec(std::shared_ptr<const vq::IbqModel> model, int device) {
-  return make_cuda_vq_codec(std::move(model), device);
+std::unique_ptr<vq::VqCodec> make_cuda_codec(std::shared_ptr<const vq::IbqModel> model, int device,
+                                             bool tf32_decoder) {
+  CudaCodecOptions o;
+  if (tf32_decoder) o.decoder = VqMath::kTf32;
+  return make_cuda_vq_codec(std::move(model), device, o);
 }
 
 }  // namespace emu35::cuda

@@ -7,6 +7,7 @@
 #include "common/error.h"
 #include "cuda/cuda_check.h"
 #include "cuda/vq_context.h"
+#include "cuda/vq_kernels.h"
 
 namespace emu35::cuda::ibq {
 
@@ -22,6 +23,7 @@ struct Plan {
   cudnnConvolutionDescriptor_t conv = nullptr;
   cudnnConvolutionFwdAlgo_t algo = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM;
   size_t workspace = 0;
+  bool nhwc = false;  // tensors (and filter) channels-last
 
   void destroy() noexcept {
     if (x) cudnnDestroyTensorDescriptor(x);
@@ -71,13 +73,18 @@ std::string shape_text(const ConvShape& s) {
 Plan make_plan(GpuContext& ctx, const ConvShape& s, VqMath math) {
   const bool tf32 = math == VqMath::kTf32;
   Plan p;
+  // cuDNN's TF32 tensor-core kernels want channels-last data: given NCHW they
+  // ran barely faster than FMA math (BENCHMARKS.md), so TF32 convolutions
+  // transpose in and out around an NHWC convolution.
+  p.nhwc = tf32;
+  const cudnnTensorFormat_t fmt = p.nhwc ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
   try {
     EMU35_CUDNN_CHECK(cudnnCreateTensorDescriptor(&p.x));
     EMU35_CUDNN_CHECK(cudnnCreateTensorDescriptor(&p.y));
     EMU35_CUDNN_CHECK(cudnnCreateFilterDescriptor(&p.w));
     EMU35_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&p.conv));
-    EMU35_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p.x, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1, s.cin, s.h, s.w));
-    EMU35_CUDNN_CHECK(cudnnSetFilter4dDescriptor(p.w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, s.cout, s.cin, s.k, s.k));
+    EMU35_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p.x, fmt, CUDNN_DATA_FLOAT, 1, s.cin, s.h, s.w));
+    EMU35_CUDNN_CHECK(cudnnSetFilter4dDescriptor(p.w, CUDNN_DATA_FLOAT, fmt, s.cout, s.cin, s.k, s.k));
     // PyTorch's Conv2d is a cross-correlation.
     EMU35_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(p.conv, s.pad, s.pad, s.stride, s.stride, 1, 1,
                                                       CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
@@ -86,7 +93,7 @@ Plan make_plan(GpuContext& ctx, const ConvShape& s, VqMath math) {
     EMU35_CUDNN_CHECK(cudnnGetConvolution2dForwardOutputDim(p.conv, p.x, p.w, &n, &c, &h, &w));
     if (n != 1 || c != s.cout || h != s.out_h() || w != s.out_w())
       throw Error("cuDNN computes a different output shape for convolution " + shape_text(s));
-    EMU35_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p.y, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1, c, h, w));
+    EMU35_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p.y, fmt, CUDNN_DATA_FLOAT, 1, c, h, w));
 
     constexpr int kMax = CUDNN_CONVOLUTION_FWD_ALGO_COUNT;
     cudnnConvolutionFwdAlgoPerf_t perf[kMax];
@@ -149,8 +156,24 @@ void ConvEngine::forward(GpuContext& ctx, const ConvShape& s, const float* x, co
   const Plan& p = impl_->plan(ctx, s, math);
   void* ws = p.workspace ? ctx.alloc(p.workspace) : nullptr;
   const float one = 1.0f, zero = 0.0f;
-  const cudnnStatus_t st =
-      cudnnConvolutionForward(ctx.cudnn(), &one, p.x, x, p.w, weight, p.conv, p.algo, ws, p.workspace, &zero, p.y, y);
+  cudnnStatus_t st;
+  if (!p.nhwc) {
+    st = cudnnConvolutionForward(ctx.cudnn(), &one, p.x, x, p.w, weight, p.conv, p.algo, ws, p.workspace, &zero, p.y,
+                                 y);
+  } else {
+    const size_t in_plane = size_t(s.h) * s.w, out_plane = size_t(s.out_h()) * s.out_w(), kk = size_t(s.k) * s.k;
+    float* xt = static_cast<float*>(ctx.alloc(in_plane * s.cin * sizeof(float)));
+    float* wt = static_cast<float*>(ctx.alloc(size_t(s.cout) * s.cin * kk * sizeof(float)));
+    float* yt = static_cast<float*>(ctx.alloc(out_plane * s.cout * sizeof(float)));
+    transpose_batched(x, xt, 1, size_t(s.cin), in_plane, ctx.stream());   // [cin, hw] -> [hw, cin]
+    transpose_batched(weight, wt, s.cout, size_t(s.cin), kk, ctx.stream());  // [cout][cin, kk] -> [cout][kk, cin]
+    st = cudnnConvolutionForward(ctx.cudnn(), &one, p.x, xt, p.w, wt, p.conv, p.algo, ws, p.workspace, &zero, p.y,
+                                 yt);
+    if (st == CUDNN_STATUS_SUCCESS) transpose_batched(yt, y, 1, out_plane, size_t(s.cout), ctx.stream());
+    ctx.free(xt);
+    ctx.free(wt);
+    ctx.free(yt);
+  }
   ctx.free(ws);  // stream-ordered: released after the convolution has run
   if (st != CUDNN_STATUS_SUCCESS)
     throw Error(std::string("CUDA: cudnnConvolutionForward failed for ") + shape_text(s) + ": " +

@@ -6,7 +6,9 @@
 // cores (CUDNN_DEFAULT_MATH would allow them on Ampere and later), and accepts
 // only the GEMM-like algorithms: FFT and Winograd trade accuracy for speed.
 // kFastFp32 keeps FMA math but takes any algorithm; kTf32 allows tensor cores
-// (never CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION, which may drop to fp16).
+// (never CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION, which may drop to fp16) and
+// runs channels-last: input and filter are transposed to NHWC, the output
+// back to NCHW (cuDNN's tensor-core kernels are slow on NCHW data).
 #pragma once
 #include <memory>
 

@@ -41,6 +41,26 @@ __global__ void bias_residual_kernel(float* y, const float* __restrict__ bias, c
   }
 }
 
+// 32x32 tiles through shared memory (padded against bank conflicts); grid
+// (tiles, batch) with the column tile fastest, block 32x8.
+__global__ void transpose_kernel(const float* __restrict__ in, float* __restrict__ out, size_t rows, size_t cols,
+                                 unsigned col_tiles) {
+  __shared__ float tile[32][33];
+  const size_t mat = rows * cols;
+  const float* src = in + size_t(blockIdx.y) * mat;
+  float* dst = out + size_t(blockIdx.y) * mat;
+  const size_t c0 = size_t(blockIdx.x % col_tiles) * 32, r0 = size_t(blockIdx.x / col_tiles) * 32;
+  for (int i = threadIdx.y; i < 32; i += 8) {
+    const size_t r = r0 + i, c = c0 + threadIdx.x;
+    if (r < rows && c < cols) tile[i][threadIdx.x] = src[r * cols + c];
+  }
+  __syncthreads();
+  for (int i = threadIdx.y; i < 32; i += 8) {
+    const size_t c = c0 + i, r = r0 + threadIdx.x;  // out row c, column r
+    if (r < rows && c < cols) dst[c * rows + r] = tile[threadIdx.x][i];
+  }
+}
+
 // grid (blocks, channels): one thread per input pixel writes its 2x2 block.
 // In-plane indices are 32-bit (planes are checked to fit): no 64-bit division.
 __global__ void upsample_kernel(const float* __restrict__ x, float* __restrict__ y, unsigned h, unsigned w) {
@@ -94,6 +114,16 @@ void add_bias_residual(float* y, const float* bias, const float* residual, int c
   const dim3 grid(blocks_for(plane), unsigned(channels));
   if (residual) bias_residual_kernel<true><<<grid, kThreads, 0, stream>>>(y, bias, residual, plane);
   else bias_residual_kernel<false><<<grid, kThreads, 0, stream>>>(y, bias, nullptr, plane);
+  EMU35_CUDA_CHECK(cudaGetLastError());
+}
+
+void transpose_batched(const float* in, float* out, int batch, size_t rows, size_t cols, cudaStream_t stream) {
+  if (batch <= 0 || rows == 0 || cols == 0) return;
+  const size_t tx = (cols + 31) / 32, ty = (rows + 31) / 32;
+  if (tx * ty > 0x7fffffffu || batch > 65535)
+    throw Error("transpose_batched: " + std::to_string(rows) + " x " + std::to_string(cols) + " is too large");
+  transpose_kernel<<<dim3(unsigned(tx * ty), unsigned(batch)), dim3(32, 8), 0, stream>>>(in, out, rows, cols,
+                                                                                          unsigned(tx));
   EMU35_CUDA_CHECK(cudaGetLastError());
 }
 

@@ -24,6 +24,10 @@ void group_norm(const float* x, float* y, int channels, size_t plane, const floa
 // y[c, p] += bias[c] (+ residual[c, p] when residual is not null).
 void add_bias_residual(float* y, const float* bias, const float* residual, int channels, size_t plane,
                        cudaStream_t stream);
+// out[b, j, i] = in[b, i, j] for `batch` matrices of rows x cols floats:
+// [C, H*W] <-> [H*W, C] (channel-major <-> channels-last), and filters
+// [cout, cin, k*k] -> [cout, k*k, cin] with batch = cout.
+void transpose_batched(const float* in, float* out, int batch, size_t rows, size_t cols, cudaStream_t stream);
 // F.interpolate(scale_factor=2, mode="nearest"): y is [c, 2h, 2w].
 void upsample_nearest2x(const float* x, float* y, int channels, int h, int w, cudaStream_t stream);
 // y [c, h+1, w+1] = x with a zero row below and a zero column on the right

@@ -160,7 +160,7 @@ std::unique_ptr<Engine> Engine::open(const EngineOptions& opt) {
     m.vq = vq::make_cpu_codec(m.vq_model);
   } else {
 #ifdef EMU35_HAVE_CUDA
-    m.vq = cuda::make_cuda_codec(m.vq_model, cuda::parse_cuda_device(vq_device));
+    m.vq = cuda::make_cuda_codec(m.vq_model, cuda::parse_cuda_device(vq_device), opt.precision == "bf16");
 #endif
   }
   return e;

@@ -1,7 +1,8 @@
 // The attention kernels against the CPU's attend() on random caches: split-K
-// decode for many context lengths and split counts, tensor-core prefill for
-// segments around the tile sizes, GQA groups of 1, 2 and 8, the real head
-// shape (64 x 128, 8 KV heads) included.
+// decode for many context lengths and split counts (tensor-core and scalar
+// kernels), with and without programmatic dependent launch, tensor-core
+// prefill for segments around the tile sizes, GQA groups of 1, 2 and 8, the
+// real head shape (64 x 128, 8 KV heads) with 2 and 16 decode tokens included.
 #include <gtest/gtest.h>
 
 #ifdef EMU35_HAVE_CUDA
@@ -91,7 +92,11 @@ std::vector<float> reference(const Problem& p) {
   return out;
 }
 
-std::vector<float> run_decode(const Problem& p, int splits, bool subset_list) {
+// With pdl, the attention runs twice back to back on one stream with
+// programmatic dependent launch (the second's partials overwrite the
+// workspace the first's combine reads); both outputs must agree, and the
+// second is returned.
+std::vector<float> run_decode(const Problem& p, int splits, bool subset_list, bool pdl = false) {
   const int T = int(p.toks.size());
   DeviceArray<cuda::TokMeta> toks(p.toks);
   DeviceArray<cuda::SegMeta> segs(p.segs);
@@ -110,6 +115,18 @@ std::vector<float> run_decode(const Problem& p, int splits, bool subset_list) {
   const cuda::KvLayout kvl{p.layers, p.nkv, p.hd};
   const float scale = float(1.0 / std::sqrt(double(p.hd)));
   const ActType at = p.bf16 ? ActType::BF16 : ActType::F32;
+  if (pdl) {
+    const cuda::Stream stream;
+    DeviceArray<float> first(p.q.size());
+    EMU35_CUDA_CHECK(cudaDeviceSynchronize());  // the arrays' memsets ran on the legacy stream
+    for (float* o : {first.get(), out.get()})
+      lmk::decode_attention(q, nullptr, T, toks.get(), segs.get(), p.nh, kvl, p.layer, scale, splits, ws.get(), o, at,
+                            stream.get(), true);
+    stream.synchronize();
+    const auto a = download_act(first.get(), p.q.size(), p.bf16), b = download_act(out.get(), p.q.size(), p.bf16);
+    EXPECT_EQ(a, b);
+    return b;
+  }
   if (!subset_list) {
     lmk::decode_attention(q, nullptr, T, toks.get(), segs.get(), p.nh, kvl, p.layer, scale, splits, ws.get(), out.get(),
                           at, nullptr);
@@ -149,13 +166,19 @@ TEST(CudaLmAttention, DecodeMatchesCpuForManyLengthsAndSplits) {
   struct Shape {
     int nh, nkv, hd;
   };
-  for (Shape s : {Shape{4, 2, 18}, Shape{2, 2, 16}, Shape{8, 1, 128}, Shape{16, 2, 64}, Shape{6, 2, 192}})
+  // bf16 with head_dim % 16 == 0 takes the tensor-core kernel (head_dim 16 ..
+  // 256), everything else the scalar one (18: unaligned rows; 24: 16-byte rows;
+  // float32 at 256: one stage).
+  for (Shape s : {Shape{4, 2, 18}, Shape{2, 2, 16}, Shape{8, 1, 128}, Shape{16, 2, 64}, Shape{6, 2, 192},
+                  Shape{3, 1, 24}, Shape{8, 2, 256}})
     for (bool bf16 : {false, true}) {
       SCOPED_TRACE("heads " + std::to_string(s.nh) + "/" + std::to_string(s.nkv) + " hd " + std::to_string(s.hd) +
                    (bf16 ? " bf16" : " fp32"));
-      // Single-token rows with contexts around the tile (128) and chunk (32) sizes.
-      const Problem p = make_problem(s.nh, s.nkv, s.hd, bf16,
-                                     {{1, 0}, {1, 1}, {1, 31}, {1, 127}, {1, 128}, {1, 300}, {1, 1000}}, seed);
+      // Single-token rows with contexts around the tile (16, 64) and chunk
+      // (16, 32) sizes.
+      const Problem p = make_problem(
+          s.nh, s.nkv, s.hd, bf16,
+          {{1, 0}, {1, 1}, {1, 15}, {1, 16}, {1, 31}, {1, 63}, {1, 64}, {1, 127}, {1, 128}, {1, 300}, {1, 1000}}, seed);
       const auto ref = reference(p);
       for (int splits : {1, 3, 7, lmk::decode_splits(int(p.toks.size()), s.nkv, sms), 64}) {
         SCOPED_TRACE("splits " + std::to_string(splits));
@@ -182,7 +205,51 @@ TEST(CudaLmAttention, RealShapeDecodeAt4kContext) {
   SCOPED_TRACE(seed_note(seed));
   const Problem p = make_problem(64, 8, 128, true, {{1, 4095}, {1, 1023}}, seed);
   const int splits = lmk::decode_splits(2, 8, cuda::device_sm_count());
-  EXPECT_LE(rel_err(run_decode(p, splits, false), reference(p)), 1e-2);
+  const auto got = run_decode(p, splits, false);
+  EXPECT_LE(rel_err(got, reference(p)), 1e-2);
+  EXPECT_EQ(run_decode(p, splits, false), got);  // deterministic
+}
+
+TEST(CudaLmAttention, RealShapeDecodeSixteenTokens) {
+  // 16 decode rows (8 requests with a guidance pair each) at 700 .. 4096
+  // positions. The rows share two caches (TokMeta positions inside them) to
+  // keep the host reference small; the kernel sees 16 independent rows.
+  EMU35_REQUIRE_GPU();
+  const uint64_t seed = test_seed();
+  SCOPED_TRACE(seed_note(seed));
+  Problem p = make_problem(64, 8, 128, true, {{8, 4088}, {8, 2992}}, seed);
+  const int pos[16] = {4095, 3500, 3001, 2500, 2049, 1500, 1024, 700, 2999, 2600, 2222, 2047, 1800, 1337, 1100, 999};
+  for (int t = 0; t < 16; ++t) p.toks[size_t(t)].pos = pos[t];
+  const auto ref = reference(p);
+  const int heuristic = lmk::decode_splits(16, 8, cuda::device_sm_count());
+  for (int splits : {heuristic, 64}) {
+    SCOPED_TRACE("splits " + std::to_string(splits));
+    const auto got = run_decode(p, splits, false);
+    EXPECT_LE(rel_err(got, ref), 1e-2);
+    EXPECT_EQ(run_decode(p, splits, true), got);  // a reversed token list
+  }
+}
+
+TEST(CudaLmAttention, DecodeWithPdlIsBitIdentical) {
+  // Programmatic dependent launch changes nothing: tensor-core (bf16, real
+  // shape) and scalar (head_dim 18, float32 and bf16) kernels, twice back to back.
+  EMU35_REQUIRE_GPU();
+  const uint64_t seed = test_seed();
+  SCOPED_TRACE(seed_note(seed));
+  const int sms = cuda::device_sm_count();
+  {
+    const Problem p = make_problem(64, 8, 128, true, {{1, 4095}, {1, 1023}}, seed);
+    const int splits = lmk::decode_splits(2, 8, sms);
+    EXPECT_EQ(run_decode(p, splits, false, true), run_decode(p, splits, false));
+  }
+  for (bool bf16 : {false, true}) {
+    SCOPED_TRACE(bf16 ? "bf16" : "fp32");
+    const Problem p = make_problem(4, 2, 18, bf16, {{1, 0}, {1, 77}, {1, 500}, {2, 33}}, seed);
+    const int splits = lmk::decode_splits(int(p.toks.size()), 2, sms);
+    const auto plain = run_decode(p, splits, false);
+    EXPECT_LE(rel_err(plain, reference(p)), bf16 ? 1e-2 : 1e-5);
+    EXPECT_EQ(run_decode(p, splits, false, true), plain);
+  }
 }
 
 TEST(CudaLmAttention, TensorCorePrefillMatchesCpu) {
@@ -216,6 +283,7 @@ TEST(CudaLmAttention, RealShapePrefill) {
 
 TEST(CudaLmAttention, UnsupportedShapesAreReported) {
   EXPECT_TRUE(lmk::decode_attention_supported(64, 8, 128));
+  EXPECT_TRUE(lmk::decode_attention_supported(8, 8, 256));
   EXPECT_FALSE(lmk::decode_attention_supported(64, 4, 128));  // 16 query heads per kv head
   EXPECT_FALSE(lmk::decode_attention_supported(8, 3, 128));   // not a multiple
   EXPECT_FALSE(lmk::decode_attention_supported(8, 8, 512));   // head_dim > 256

@@ -239,15 +239,19 @@ TEST(CudaLmKernels, GemmPathsMatchDoubleReference) {
   // bf16 inputs (exactly representable), float32 accumulation: both paths.
   for (GemmCase c :
        {GemmCase{1, 1, 8}, GemmCase{2, 37, 64}, GemmCase{8, 300, 256}, GemmCase{9, 17, 520}, GemmCase{16, 1000, 25600},
-        GemmCase{2, 282926, 64}, GemmCase{2, 10240, 5120}, GemmCase{16, 5120, 1024}, GemmCase{3, 130, 8200}}) {
+        GemmCase{2, 282926, 64}, GemmCase{2, 10240, 5120}, GemmCase{16, 5120, 1024}, GemmCase{3, 130, 8200},
+        GemmCase{5, 5120, 25600}, GemmCase{7, 33, 1032}, GemmCase{4, 2, 8}}) {
     SCOPED_TRACE("bf16 M " + std::to_string(c.M) + " N " + std::to_string(c.N) + " K " + std::to_string(c.K));
     const auto x = bf16_round(randn(size_t(c.M) * c.K, seed + 3)),
                w = bf16_round(randn(size_t(c.N) * c.K, seed + 4, 0.05f));
     const auto ref = matmul_ref(x, c.M, w, c.N, c.K);
-    EXPECT_LE(rel_err(run_gemm(g, 1, x, c.M, w, c.N, c.K, true), ref), 1e-4) << "streaming";
+    if (lmk::gemv_supported(c.M, c.K)) {
+      EXPECT_LE(rel_err(run_gemm(g, 1, x, c.M, w, c.N, c.K, true), ref), 1e-4) << "streaming";
+    }
     EXPECT_LE(rel_err(run_gemm(g, 2, x, c.M, w, c.N, c.K, true), ref), 1e-4) << "cuBLASLt";
+    EXPECT_LE(rel_err(run_gemm(g, 0, x, c.M, w, c.N, c.K, true), ref), 1e-4) << "default path";
   }
-  // bf16 shapes the streaming kernel does not take (K not a multiple of 8, M > 16) go to cuBLASLt.
+  // bf16 shapes the streaming kernel does not take (K not a multiple of 8, M > 8) go to cuBLASLt.
   for (GemmCase c : {GemmCase{2, 300, 44}, GemmCase{33, 500, 512}}) {
     const auto x = bf16_round(randn(size_t(c.M) * c.K, seed + 5)),
                w = bf16_round(randn(size_t(c.N) * c.K, seed + 6, 0.05f));
@@ -260,18 +264,77 @@ TEST(CudaLmKernels, StreamingGemmRowsDoNotDependOnTheBatch) {
   const uint64_t seed = test_seed();
   SCOPED_TRACE(seed_note(seed));
   cuda::GemmEngine g;
-  for (GemmCase c : {GemmCase{16, 5120, 8192}, GemmCase{16, 777, 256}}) {
+  for (GemmCase c : {GemmCase{8, 5120, 8192}, GemmCase{8, 777, 256}}) {
     const auto x = bf16_round(randn(size_t(c.M) * c.K, seed + 7)),
                w = bf16_round(randn(size_t(c.N) * c.K, seed + 8, 0.05f));
     const auto all = run_gemm(g, 1, x, c.M, w, c.N, c.K, true);
-    for (int M : {1, 2, 8, 9}) {
+    for (int M : {1, 2, 3, 7}) {
       const auto some =
           run_gemm(g, 1, std::vector<float>(x.begin(), x.begin() + size_t(M) * c.K), M, w, c.N, c.K, true);
       EXPECT_EQ(some, std::vector<float>(all.begin(), all.begin() + size_t(M) * c.N)) << "M " << M;
     }
-    // And the same call twice gives the same bits (split-K partials are added in a fixed order).
-    EXPECT_EQ(run_gemm(g, 1, x, c.M, w, c.N, c.K, true), all);
+    EXPECT_EQ(run_gemm(g, 1, x, c.M, w, c.N, c.K, true), all);  // and the same call twice, the same bits
   }
+}
+
+// The fused epilogues against "product, then the separate kernel": x += x W^T
+// is one float32 addition per element on top of the Store result, and SwiGLU
+// is lmk::swiglu applied to the Store result. Launching with programmatic
+// dependent launch changes nothing.
+TEST(CudaLmKernels, StreamingGemmEpiloguesMatchSeparateKernels) {
+  EMU35_REQUIRE_GPU();
+  const uint64_t seed = test_seed();
+  SCOPED_TRACE(seed_note(seed));
+  for (GemmCase c : {GemmCase{2, 5120, 8192}, GemmCase{1, 6, 16}, GemmCase{8, 998, 1032}, GemmCase{3, 51200, 512}}) {
+    SCOPED_TRACE("M " + std::to_string(c.M) + " N " + std::to_string(c.N) + " K " + std::to_string(c.K));
+    const auto x = bf16_round(randn(size_t(c.M) * c.K, seed + 9)),
+               w = bf16_round(randn(size_t(c.N) * c.K, seed + 10, 0.05f));
+    const auto resid = randn(size_t(c.M) * c.N, seed + 11, 3.0f);
+    DeviceArray<uint16_t> xb(to_bf16(x)), wb(to_bf16(w));
+    for (bool pdl : {false, true}) {
+      SCOPED_TRACE(pdl ? "pdl" : "plain launch");
+      lmk::GemvArgs a;
+      a.x = xb.get();
+      a.M = c.M;
+      a.w = wb.get();
+      a.N = c.N;
+      a.K = c.K;
+      a.pdl = pdl;
+      DeviceArray<float> plain(size_t(c.M) * c.N), acc(resid);
+      a.y = plain.get();
+      a.ldy = c.N;
+      lmk::gemv_bf16(a, nullptr);
+      a.epilogue = lmk::GemvEpilogue::Accumulate;
+      a.y = acc.get();
+      lmk::gemv_bf16(a, nullptr);
+      const std::vector<float> prod = plain.download();
+      EXPECT_LE(rel_err(prod, matmul_ref(x, c.M, w, c.N, c.K)), 1e-4);
+      std::vector<float> want = resid;
+      for (size_t i = 0; i < want.size(); ++i) want[i] += prod[i];
+      EXPECT_EQ(acc.download(), want);
+
+      const int I = int(c.N / 2);
+      DeviceArray<uint16_t> fused(size_t(c.M) * I), sep(size_t(c.M) * I);
+      a.epilogue = lmk::GemvEpilogue::SwiGLU;
+      a.y = nullptr;
+      a.act = fused.get();
+      lmk::gemv_bf16(a, nullptr);
+      lmk::swiglu(plain.get(), c.M, I, sep.get(), ActType::BF16, nullptr);
+      EXPECT_EQ(fused.download(), sep.download());
+    }
+  }
+  // Bad arguments are errors, not silent garbage.
+  lmk::GemvArgs bad;
+  bad.M = 9;
+  bad.K = 64;
+  bad.N = 4;
+  EXPECT_THROW(lmk::gemv_bf16(bad, nullptr), Error);
+  bad.M = 2;
+  bad.K = 60;
+  EXPECT_THROW(lmk::gemv_bf16(bad, nullptr), Error);
+  bad.K = 64;
+  bad.epilogue = lmk::GemvEpilogue::SwiGLU;
+  EXPECT_THROW(lmk::gemv_bf16(bad, nullptr), Error);  // no output
 }
 
 }  // namespace

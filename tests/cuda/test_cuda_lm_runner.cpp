@@ -1,11 +1,13 @@
 // The whole GPU runner against the CPU runner on random small models (fp32
 // within 1e-4, bf16 within 2e-2), the fixture's golden logits in fp32,
-// batched vs unbatched, CUDA graph replay vs eager (bit-identical), pass
-// chunking, embedding placement, and the error paths.
+// batched vs unbatched, CUDA graph replay vs eager (bit-identical),
+// programmatic launch and the fused decode path, pass chunking, embedding
+// placement, and the error paths.
 #include <gtest/gtest.h>
 
 #ifdef EMU35_HAVE_CUDA
 #include <cmath>
+#include <cstdlib>
 #include <map>
 
 #include "common/error.h"
@@ -185,6 +187,33 @@ TEST(CudaLmRunner, GraphReplayIsBitIdenticalToEager) {
       EXPECT_EQ(e.graphs_captured(), 0);
     }
   }
+}
+
+// Programmatic dependent launch between the decode step's kernels (graphs
+// and eager) changes nothing, bit for bit; so does the fused small-batch path
+// against cuBLASLt products with separate residual / SwiGLU kernels, up to
+// the GEMMs' summation order.
+TEST(CudaLmRunner, ProgrammaticLaunchAndFusedDecodeAgree) {
+  EMU35_REQUIRE_GPU();
+  const uint64_t seed = test_seed();
+  SCOPED_TRACE(seed_note(seed));
+  RandomModel m = random_model(config_hd64(), seed);
+  std::vector<Step> steps = {{{0, 9}, {1, 4}, {2, 12}}};
+  for (int i = 0; i < 6; ++i) steps.push_back({{0, 1}, {1, 1}, {2, 1}});
+  for (bool graphs : {true, false}) {
+    CudaRunnerOptions plain = opts(Precision::BF16), pdl = opts(Precision::BF16);
+    plain.cuda_graphs = pdl.cuda_graphs = graphs;
+    pdl.programmatic_launch = true;
+    CudaRunner a(m.weights, plain), b(m.weights, pdl);
+    const auto ra = run_schedule(a, steps, true, seed), rb = run_schedule(b, steps, true, seed);
+    for (const auto& [key, v] : ra) EXPECT_EQ(rb.at(key), v) << (graphs ? "graphs" : "eager") << " step " << key.first;
+  }
+  setenv("EMU35_GEMV", "cublaslt", 1);  // read when the runner's GEMM engine is made
+  CudaRunner lt(m.weights, opts(Precision::BF16));
+  unsetenv("EMU35_GEMV");
+  CudaRunner fused(m.weights, opts(Precision::BF16));
+  expect_close(run_schedule(lt, steps, true, seed), run_schedule(fused, steps, true, seed), 1e-2,
+               "fused small-batch path vs cuBLASLt");
 }
 
 TEST(CudaLmRunner, PassesSplitIntoChunksGiveTheSameLogits) {
