@@ -200,20 +200,7 @@ void CudaRunner::Impl::enqueue(const Pass& p) {
   const bool fused = gemm->streams(n, lw[0].qkv);
   const bool pl = fused && pdl;
   const auto gemv = [&](const void* in, int rows, const DevMatrix& w, lmk::GemvEpilogue e, float* y, int64_t ldy,
-                        void* out) {
-    lmk::GemvArgs g;
-    g.x = in;
-    g.M = rows;
-    g.w = w.data;
-    g.N = w.n;
-    g.K = w.k;
-    g.epilogue = e;
-    g.y = y;
-    g.ldy = ldy;
-    g.act = out;
-    g.pdl = pl;
-    gemm->gemv(g, s);
-  };
+                        void* out) { gemm->gemv(in, rows, w, e, y, ldy, out, pl, s); };
   lmk::add_rmsnorm(X, nullptr, norm_in(0), h.get(), act, n, H, eps, s, pl);
   mark("embed + norm");
   for (int l = 0; l < layers; ++l) {

@@ -137,6 +137,11 @@ void GemmEngine::matmul(const void* x, int M, const DevMatrix& w, float* y, int6
 void GemmEngine::matmul_streaming(const void* x, int M, const DevMatrix& w, float* y, int64_t ldy,
                                   cudaStream_t stream) {
   if (M <= 0) return;
+  gemv(x, M, w, lmk::GemvEpilogue::Store, y, ldy, nullptr, false, stream);
+}
+
+void GemmEngine::gemv(const void* x, int M, const DevMatrix& w, lmk::GemvEpilogue e, float* y, int64_t ldy, void* act,
+                      bool pdl, cudaStream_t stream) {
   if (w.type != ActType::BF16) throw Error("GemmEngine: the streaming kernel takes bf16 weights only");
   lmk::GemvArgs a;
   a.x = x;
@@ -144,8 +149,11 @@ void GemmEngine::matmul_streaming(const void* x, int M, const DevMatrix& w, floa
   a.w = w.data;
   a.N = w.n;
   a.K = w.k;
+  a.epilogue = e;
   a.y = y;
   a.ldy = ldy;
+  a.act = act;
+  a.pdl = pdl;
   lmk::gemv_bf16(a, stream);
 }
 

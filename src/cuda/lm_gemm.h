@@ -40,7 +40,9 @@ class GemmEngine {
   bool streams(int M, const DevMatrix& w) const {
     return w.type == ActType::BF16 && small_ == SmallBatchPath::Streaming && lmk::gemv_supported(M, w.k);
   }
-  void gemv(const lmk::GemvArgs& a, cudaStream_t stream) { lmk::gemv_bf16(a, stream); }
+  // The streaming kernel with an epilogue: y (Store, Accumulate) or act (SwiGLU).
+  void gemv(const void* x, int M, const DevMatrix& w, lmk::GemvEpilogue e, float* y, int64_t ldy, void* act, bool pdl,
+            cudaStream_t stream);
 
   // Default: the streaming kernel. EMU35_GEMV=cublaslt sends small products to
   // cuBLASLt too (for comparisons; `emu35 bench --only gemm` measures both).
