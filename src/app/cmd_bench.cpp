@@ -121,7 +121,7 @@ static RegisterCommand reg{
                      "folder holding configs/emu3.5-34b.json and configs/emu3.5-visiontokenizer.yaml")
           ->capture_default_str();
       sub.add_option("--only", a->only,
-                     "rows to run (repeat or comma-separate): decode1k, decode4k, decode16, prefill4k, gemm, vq, e2e");
+                     "rows to run (repeat or comma-separate): decode1k, decode4k, decode8, decode16, prefill4k, gemm, vq, e2e");
       sub.add_flag("--e2e", a->e2e, "also generate a whole 1024x1024 picture (about 100 s) instead of estimating it");
       sub.add_option("--iterations", a->iterations, "timed runs per row (median)")->capture_default_str();
       sub.add_option("--layers", a->layers, "use fewer transformer layers than the config (0 = all)");

@@ -194,11 +194,10 @@ void CudaRunner::Impl::enqueue(const Pass& p) {
       lmk::embed_random(ids, n, H, embed_seed, embed_scale, X, s);
       break;
   }
-  // Small batches (every decode step): the streaming GEMV takes the residual
-  // add and SwiGLU into its epilogue and the kernels chain with programmatic
-  // dependent launch; otherwise cuBLASLt plus the separate kernels.
-  const bool fused = gemm->streams(n, lw[0].qkv);
-  const bool pl = fused && pdl;
+  // Small batches (decode steps): where the streaming GEMV takes a product
+  // (GemmEngine::streams) it also takes the residual add or SwiGLU into its
+  // epilogue; the rest is cuBLASLt plus the separate kernels.
+  const bool pl = pdl && gemm->streams(n, lw[0].gu);
   const auto gemv = [&](const void* in, int rows, const DevMatrix& w, lmk::GemvEpilogue e, float* y, int64_t ldy,
                         void* out) { gemm->gemv(in, rows, w, e, y, ldy, out, pl, s); };
   lmk::add_rmsnorm(X, nullptr, norm_in(0), h.get(), act, n, H, eps, s, pl);
@@ -206,7 +205,7 @@ void CudaRunner::Impl::enqueue(const Pass& p) {
   for (int l = 0; l < layers; ++l) {
     const LayerWeights& L = lw[size_t(l)];
     const float* next_norm = l + 1 < layers ? norm_in(l + 1) : norm_final();
-    if (fused)
+    if (gemm->streams(n, L.qkv))
       gemv(h.get(), n, L.qkv, lmk::GemvEpilogue::Store, QKV, qd + 2 * kvd, nullptr);
     else
       gemm->matmul(h.get(), n, L.qkv, QKV, qd + 2 * kvd, s);
@@ -219,31 +218,31 @@ void CudaRunner::Impl::enqueue(const Pass& p) {
                             att.get(), act, s, pl);
     if (p.npre > 0) lmk::prefill_attention(q.get(), pre, p.npre, p.max_pre, segs, nh, kvl, l, scale, att.get(), s);
     mark("attention");
-    if (fused) {
+    const bool fused_o = gemm->streams(n, L.o);
+    if (fused_o)
       gemv(att.get(), n, L.o, lmk::GemvEpilogue::Accumulate, X, H, nullptr);  // x += att Wo^T
-      mark("o_proj GEMM (+ residual)");
-      lmk::add_rmsnorm(X, nullptr, norm_post(l), h.get(), act, n, H, eps, s, pl);
-      mark("RMSNorm");
+    else
+      gemm->matmul(att.get(), n, L.o, O, H, s);
+    mark("o_proj GEMM");
+    lmk::add_rmsnorm(X, fused_o ? nullptr : O, norm_post(l), h.get(), act, n, H, eps, s, pl);
+    mark("(residual +) RMSNorm");
+    if (gemm->streams(n, L.gu)) {
       gemv(h.get(), n, L.gu, lmk::GemvEpilogue::SwiGLU, nullptr, 0, a.get());
       mark("gate_up GEMM (+ SwiGLU)");
-      gemv(a.get(), n, L.down, lmk::GemvEpilogue::Accumulate, X, H, nullptr);  // x += a Wdown^T
-      mark("down GEMM (+ residual)");
-      lmk::add_rmsnorm(X, nullptr, next_norm, h.get(), act, n, H, eps, s, pl);
-      mark("RMSNorm");
     } else {
-      gemm->matmul(att.get(), n, L.o, O, H, s);
-      mark("o_proj GEMM");
-      lmk::add_rmsnorm(X, O, norm_post(l), h.get(), act, n, H, eps, s);
-      mark("residual + RMSNorm");
       gemm->matmul(h.get(), n, L.gu, GU, 2 * int64_t(I), s);
       mark("gate_up GEMM");
       lmk::swiglu(GU, n, I, a.get(), act, s);
       mark("SwiGLU");
-      gemm->matmul(a.get(), n, L.down, O, H, s);
-      mark("down GEMM");
-      lmk::add_rmsnorm(X, O, next_norm, h.get(), act, n, H, eps, s);
-      mark("residual + RMSNorm");
     }
+    const bool fused_down = gemm->streams(n, L.down);
+    if (fused_down)
+      gemv(a.get(), n, L.down, lmk::GemvEpilogue::Accumulate, X, H, nullptr);  // x += a Wdown^T
+    else
+      gemm->matmul(a.get(), n, L.down, O, H, s);
+    mark("down GEMM");
+    lmk::add_rmsnorm(X, fused_down ? nullptr : O, next_norm, h.get(), act, n, H, eps, s, pl);
+    mark("(residual +) RMSNorm");
   }
   if (p.nlast > 0) {
     const void* src = h.get();
@@ -252,7 +251,7 @@ void CudaRunner::Impl::enqueue(const Pass& p) {
       src = hl.get();
     }
     float* out = logits.as<float>() + int64_t(p.row0) * vpad;
-    if (fused && gemm->streams(p.nlast, lm_head))
+    if (gemm->streams(p.nlast, lm_head))
       gemv(src, p.nlast, lm_head, lmk::GemvEpilogue::Store, out, vpad, nullptr);
     else
       gemm->matmul(src, p.nlast, lm_head, out, vpad, s);

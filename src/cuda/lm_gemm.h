@@ -1,8 +1,9 @@
 // The transformer's matrix products, y = x W^T (x [M, K] row-major in W's
 // type, W [N, K] row-major, y float32 with row stride ldy):
-//  - bf16 with M <= 8 (every decode step of up to 4 CFG pairs): the
-//    weight-streaming kernel of lm_gemv.h, which can also fuse the residual
-//    add or SwiGLU into its epilogue (the runner calls gemv() for that);
+//  - bf16 with M <= 2 (a decode step of one CFG pair), and up to M = 8 for
+//    the tall weights: the weight-streaming kernel of lm_gemv.h, which can
+//    also fuse the residual add or SwiGLU into its epilogue (the runner calls
+//    gemv() for that);
 //  - everything else (prefill, larger batches, the fp32 runner): cuBLASLt,
 //    float32 accumulate (CUBLAS_COMPUTE_32F, no TF32), plan chosen once per
 //    shape and cached. Reductions that add partial results with atomics are
@@ -36,9 +37,13 @@ class GemmEngine {
   void matmul(const void* x, int M, const DevMatrix& w, float* y, int64_t ldy, cudaStream_t stream);
 
   // Whether matmul() streams this product with lm_gemv's kernel (and so
-  // whether gemv() with a fused epilogue may replace it).
+  // whether gemv() with a fused epilogue may replace it): bf16 with M <= 2,
+  // or up to M = 8 for tall weights (N >= 8 K: gate_up, lm_head). Measured on
+  // the H100 (BENCHMARKS.md): at M = 4..8 the kernel re-reads x through L1 for
+  // every row pair and loses to cuBLASLt on qkv, o_proj and down_proj.
   bool streams(int M, const DevMatrix& w) const {
-    return w.type == ActType::BF16 && small_ == SmallBatchPath::Streaming && lmk::gemv_supported(M, w.k);
+    return w.type == ActType::BF16 && small_ == SmallBatchPath::Streaming && lmk::gemv_supported(M, w.k) &&
+           (M <= 2 || w.n >= 8 * w.k);
   }
   // The streaming kernel with an epilogue: y (Store, Accumulate) or act (SwiGLU).
   void gemv(const void* x, int M, const DevMatrix& w, lmk::GemvEpilogue e, float* y, int64_t ldy, void* act, bool pdl,

@@ -141,6 +141,29 @@ TEST(CudaVqOps, UpsampleIsExact) {
   }
 }
 
+// The channels-last transposes of the TF32 convolutions move values exactly,
+// around the 32x32 tile edges and in batches (filters).
+TEST(CudaVqOps, TransposeIsExact) {
+  EMU35_SKIP_WITHOUT_GPU();
+  GpuContext& ctx = gpu();
+  for (auto [batch, rows, cols] : {std::tuple{1, 1, 1}, std::tuple{1, 33, 31}, std::tuple{3, 64, 9},
+                                   std::tuple{2, 7, 1000}, std::tuple{1, 4097, 3}}) {
+    SCOPED_TRACE(std::to_string(batch) + " x " + std::to_string(rows) + " x " + std::to_string(cols));
+    const size_t mat = size_t(rows) * cols;
+    std::vector<float> in(size_t(batch) * mat);
+    for (size_t i = 0; i < in.size(); ++i) in[i] = float(i) * 0.5f - 7.0f;
+    const DevBuffer din = upload_vector(ctx, in);
+    DevBuffer dout(ctx, in.size() * sizeof(float));
+    transpose_batched(din.as<float>(), dout.as<float>(), batch, size_t(rows), size_t(cols), ctx.stream());
+    const std::vector<float> got = download_vector<float>(ctx, dout, in.size());
+    std::vector<float> want(in.size());
+    for (int b = 0; b < batch; ++b)
+      for (int r = 0; r < rows; ++r)
+        for (int c = 0; c < cols; ++c) want[b * mat + size_t(c) * rows + r] = in[b * mat + size_t(r) * cols + c];
+    EXPECT_EQ(got, want);
+  }
+}
+
 TEST(CudaVqOps, AttentionMatchesCpu) {
   EMU35_SKIP_WITHOUT_GPU();
   GpuContext& ctx = gpu();
