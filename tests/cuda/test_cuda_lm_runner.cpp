@@ -200,6 +200,8 @@ TEST(CudaLmRunner, ProgrammaticLaunchAndFusedDecodeAgree) {
   RandomModel m = random_model(config_hd64(), seed);
   std::vector<Step> steps = {{{0, 9}, {1, 4}, {2, 12}}};
   for (int i = 0; i < 6; ++i) steps.push_back({{0, 1}, {1, 1}, {2, 1}});
+  for (int i = 0; i < 4; ++i) steps.push_back({{0, 1}, {2, 1}});  // one pair: every product streams
+  steps.push_back({{1, 2}});                                       // two tokens of one row: lm_head input gathered
   for (bool graphs : {true, false}) {
     CudaRunnerOptions plain = opts(Precision::BF16), pdl = opts(Precision::BF16);
     plain.cuda_graphs = pdl.cuda_graphs = graphs;
