@@ -22,7 +22,8 @@ void check_conv_input(const DevMap& x, const DConv& conv, const char* what) {
 DevMap conv_same(GpuContext& ctx, const DevMap& x, const DConv& conv, const DevMap* residual) {
   check_conv_input(x, conv, "conv_same");
   const ConvShape s{x.c, x.h, x.w, conv.cout, conv.k, conv.k / 2, 1};
-  const std::string op = "conv" + std::to_string(conv.k) + "x" + std::to_string(conv.k) + "->" + std::to_string(conv.cout);
+  std::string op;  // the profile label, only built when profiling
+  if (op_profiling()) op = "conv" + std::to_string(conv.k) + "x" + std::to_string(conv.k) + "->" + std::to_string(conv.cout);
   OpTimer timer(ctx, op.c_str(), x.c, x.h, x.w);
   DevMap y(ctx, conv.cout, s.out_h(), s.out_w());
   if (residual && (residual->c != y.c || residual->h != y.h || residual->w != y.w))

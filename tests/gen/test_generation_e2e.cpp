@@ -8,6 +8,7 @@
 #include "gen/generator.h"
 #include "lm/lm_weights.h"
 #include "lm/runner.h"
+#include "fixture_cases.h"
 #include "test_support.h"
 
 using namespace emu35;
@@ -15,29 +16,9 @@ using nlohmann::json;
 
 namespace {
 
-const json& cases() {
-  static const json c = json::parse(emu35::test::read_file(emu35::test::fixture("cases.json")));
-  return c;
-}
-
-std::shared_ptr<const lm::LmWeights> fixture_model() {
-  static auto w = lm::LmWeights::load(emu35::test::fixture("model"));
-  return w;
-}
-
-GenerationRequest request_from_case(const json& c) {
-  GenerationRequest r;
-  r.prompt_ids = c["prompt_ids"].get<std::vector<int32_t>>();
-  r.uncond_ids = c["unconditional_ids"].get<std::vector<int32_t>>();
-  r.guidance_scale = c["guidance_scale"].get<float>();
-  r.max_new_tokens = c["max_new_tokens"].get<int>();
-  r.text = {c["text_top_k"].get<int>(), 1.0f, 1.0f};
-  r.image = {c["image_top_k"].get<int>(), 1.0f, 1.0f};
-  if (!c["target_hw"].is_null()) r.target_size = TokenSize{c["target_hw"][0].get<int>(), c["target_hw"][1].get<int>()};
-  r.force_same_image_size = c["force_same_image_size"].get<bool>();
-  r.seed = 1234;
-  return r;
-}
+const json& cases() { return emu35::test::fixture_cases(); }
+std::shared_ptr<const lm::LmWeights> fixture_model() { return emu35::test::fixture_lm_weights(); }
+GenerationRequest request_from_case(const json& c) { return emu35::test::generation_request_from_case(c); }
 
 }  // namespace
 
